@@ -1,0 +1,321 @@
+//! The engine: port pool, DTLS identity (rotated on a schedule), worker
+//! threads, and the bounded event channel. Control-path only: nothing here
+//! runs per packet.
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender};
+
+use crate::dtls::{DtlsConfig, DtlsContext};
+use crate::fingerprint::{Fingerprint, HashAlg};
+use crate::identity::DtlsIdentity;
+use crate::leg::{LegSpec, LegUpdate, Side};
+use crate::pipeline::Pipeline;
+use crate::ports::PortAllocator;
+use crate::worker::{Command, EngineEvent, PipelineStats, WorkerHandle};
+
+#[derive(Debug, Clone)]
+pub enum CertSource {
+    /// ECDSA P-256, generated at start and on every rotation.
+    Generate,
+    Pem { cert: Vec<u8>, key: Vec<u8> },
+}
+
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    pub bind_ip: IpAddr,
+    pub port_min: u16,
+    pub port_max: u16,
+    pub workers: usize,
+    pub dtls: DtlsConfig,
+    pub cert: CertSource,
+    /// Regenerate the certificate this often (generated certificates only).
+    pub cert_rotation: Option<Duration>,
+    /// Silence on a sending leg for this long raises MediaTimeout (0 = off).
+    pub media_timeout: Duration,
+    pub event_capacity: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            bind_ip: IpAddr::from([127, 0, 0, 1]),
+            port_min: 30000,
+            port_max: 39999,
+            workers: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            dtls: DtlsConfig::default(),
+            cert: CertSource::Generate,
+            cert_rotation: Some(Duration::from_secs(24 * 3600)),
+            media_timeout: Duration::from_secs(60),
+            event_capacity: 65536,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EngineError {
+    /// No free port pair: the call should be refused with 503.
+    PortsExhausted,
+    NoSuchPipeline(u64),
+    InvalidSpec(String),
+    Internal(String),
+}
+
+impl std::fmt::Display for EngineError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EngineError::PortsExhausted => f.write_str("media ports exhausted"),
+            EngineError::NoSuchPipeline(id) => write!(f, "no pipeline {id}"),
+            EngineError::InvalidSpec(s) => write!(f, "invalid leg: {s}"),
+            EngineError::Internal(s) => write!(f, "internal: {s}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct LocalLeg {
+    pub rtp: SocketAddr,
+    pub rtcp: SocketAddr,
+    pub fingerprint: Fingerprint,
+}
+
+#[derive(Debug, Clone)]
+pub struct CreatedPipeline {
+    pub id: u64,
+    pub legs: [LocalLeg; 2],
+}
+
+struct Entry {
+    worker: usize,
+    ports: [u16; 2],
+    ctx: Arc<DtlsContext>,
+}
+
+pub struct Engine {
+    config: EngineConfig,
+    ports: Mutex<PortAllocator>,
+    workers: Mutex<Vec<WorkerHandle>>,
+    worker_count: usize,
+    dtls: RwLock<Arc<DtlsContext>>,
+    pipelines: Mutex<HashMap<u64, Entry>>,
+    next_id: AtomicU64,
+    next_worker: AtomicUsize,
+    events_rx: Receiver<EngineEvent>,
+    dropped_events: Arc<AtomicU64>,
+    rotations: AtomicU64,
+    stop_rotation: Mutex<Option<Sender<()>>>,
+}
+
+const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl Engine {
+    pub fn start(config: EngineConfig) -> Result<Arc<Engine>, EngineError> {
+        let identity = make_identity(&config.cert)?;
+        let ctx = DtlsContext::new(identity, config.dtls.clone()).map_err(|e| EngineError::Internal(e.to_string()))?;
+        let ports = PortAllocator::new(config.bind_ip, config.port_min, config.port_max).map_err(EngineError::InvalidSpec)?;
+        let (events_tx, events_rx) = crossbeam_channel::bounded(config.event_capacity.max(16));
+        let dropped_events = Arc::new(AtomicU64::new(0));
+        let n = config.workers.max(1);
+        let workers = (0..n)
+            .map(|i| WorkerHandle::spawn(i, events_tx.clone(), dropped_events.clone()))
+            .collect::<std::io::Result<Vec<_>>>()
+            .map_err(|e| EngineError::Internal(format!("worker: {e}")))?;
+        let engine = Arc::new(Engine {
+            config: config.clone(),
+            ports: Mutex::new(ports),
+            workers: Mutex::new(workers),
+            worker_count: n,
+            dtls: RwLock::new(ctx),
+            pipelines: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(1),
+            next_worker: AtomicUsize::new(0),
+            events_rx,
+            dropped_events,
+            rotations: AtomicU64::new(0),
+            stop_rotation: Mutex::new(None),
+        });
+        if let (Some(every), CertSource::Generate) = (config.cert_rotation, &config.cert) {
+            let (tx, rx) = crossbeam_channel::bounded::<()>(1);
+            *engine.stop_rotation.lock().unwrap() = Some(tx);
+            let weak = Arc::downgrade(&engine);
+            std::thread::Builder::new()
+                .name("esbc-cert-rotation".into())
+                .spawn(move || {
+                    while let Err(crossbeam_channel::RecvTimeoutError::Timeout) = rx.recv_timeout(every) {
+                        match weak.upgrade() {
+                            Some(e) => {
+                                let _ = e.rotate_certificate();
+                            }
+                            None => return,
+                        }
+                    }
+                })
+                .map_err(|e| EngineError::Internal(e.to_string()))?;
+        }
+        Ok(engine)
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// The identity new calls get.
+    pub fn current_fingerprint(&self, hash: HashAlg) -> Fingerprint {
+        self.dtls.read().unwrap().identity().fingerprint(hash).clone()
+    }
+
+    /// New calls get a new certificate; live calls keep theirs.
+    pub fn rotate_certificate(&self) -> Result<(), EngineError> {
+        let identity = make_identity(&self.config.cert)?;
+        let ctx = DtlsContext::new(identity, self.config.dtls.clone()).map_err(|e| EngineError::Internal(e.to_string()))?;
+        *self.dtls.write().unwrap() = ctx;
+        self.rotations.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    pub fn create_pipeline(&self, a: LegSpec, b: LegSpec, hashes: [HashAlg; 2]) -> Result<CreatedPipeline, EngineError> {
+        let ctx = self.dtls.read().unwrap().clone();
+        let now = Instant::now();
+        let pipeline = Pipeline::new(a, b, &ctx, self.config.media_timeout, now).map_err(EngineError::InvalidSpec)?;
+        let ((pa, sa), (pb, sb)) = {
+            let mut ports = self.ports.lock().unwrap();
+            let first = ports.allocate().ok_or(EngineError::PortsExhausted)?;
+            match ports.allocate() {
+                Some(second) => (first, second),
+                None => {
+                    ports.release(first.0);
+                    return Err(EngineError::PortsExhausted);
+                }
+            }
+        };
+        let ip = self.config.bind_ip;
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let worker = self.next_worker.fetch_add(1, Ordering::Relaxed) % self.worker_count;
+        let legs = [
+            LocalLeg {
+                rtp: SocketAddr::new(ip, pa),
+                rtcp: SocketAddr::new(ip, pa + 1),
+                fingerprint: ctx.identity().fingerprint(hashes[0]).clone(),
+            },
+            LocalLeg {
+                rtp: SocketAddr::new(ip, pb),
+                rtcp: SocketAddr::new(ip, pb + 1),
+                fingerprint: ctx.identity().fingerprint(hashes[1]).clone(),
+            },
+        ];
+        self.pipelines.lock().unwrap().insert(id, Entry { worker, ports: [pa, pb], ctx: ctx.clone() });
+        let sent = self.workers.lock().unwrap()[worker].send(Command::Add {
+            id,
+            pipeline: Box::new(pipeline),
+            sockets: [sa, sb],
+            ctx,
+        });
+        if !sent {
+            self.forget(id);
+            return Err(EngineError::Internal("worker stopped".into()));
+        }
+        Ok(CreatedPipeline { id, legs })
+    }
+
+    /// Our fingerprint for a live pipeline (stable for the whole call).
+    pub fn pipeline_fingerprint(&self, id: u64, hash: HashAlg) -> Result<Fingerprint, EngineError> {
+        let map = self.pipelines.lock().unwrap();
+        let e = map.get(&id).ok_or(EngineError::NoSuchPipeline(id))?;
+        Ok(e.ctx.identity().fingerprint(hash).clone())
+    }
+
+    pub fn update(&self, id: u64, side: Side, update: LegUpdate) -> Result<(), EngineError> {
+        let worker = self.worker_of(id)?;
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        self.workers.lock().unwrap()[worker].send(Command::Update { id, side, update, reply: tx });
+        match rx.recv_timeout(REPLY_TIMEOUT) {
+            Ok(r) => r.map_err(EngineError::InvalidSpec),
+            Err(_) => Err(EngineError::Internal("worker did not answer".into())),
+        }
+    }
+
+    pub fn stats(&self, id: u64) -> Result<PipelineStats, EngineError> {
+        let worker = self.worker_of(id)?;
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        self.workers.lock().unwrap()[worker].send(Command::Stats { id, reply: tx });
+        rx.recv_timeout(REPLY_TIMEOUT).ok().flatten().ok_or(EngineError::NoSuchPipeline(id))
+    }
+
+    /// Closes the pipeline (close_notify on DTLS legs), frees its ports and
+    /// returns its final counters.
+    pub fn close(&self, id: u64) -> Result<PipelineStats, EngineError> {
+        let worker = self.worker_of(id)?;
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        self.workers.lock().unwrap()[worker].send(Command::Close { id, reply: tx });
+        let stats = rx.recv_timeout(REPLY_TIMEOUT).ok().flatten();
+        self.forget(id);
+        stats.ok_or(EngineError::NoSuchPipeline(id))
+    }
+
+    fn forget(&self, id: u64) {
+        if let Some(e) = self.pipelines.lock().unwrap().remove(&id) {
+            let mut ports = self.ports.lock().unwrap();
+            ports.release(e.ports[0]);
+            ports.release(e.ports[1]);
+        }
+    }
+
+    fn worker_of(&self, id: u64) -> Result<usize, EngineError> {
+        self.pipelines.lock().unwrap().get(&id).map(|e| e.worker).ok_or(EngineError::NoSuchPipeline(id))
+    }
+
+    pub fn events(&self) -> &Receiver<EngineEvent> {
+        &self.events_rx
+    }
+
+    pub fn counters(&self) -> EngineCounters {
+        let ports = self.ports.lock().unwrap();
+        EngineCounters {
+            pipelines: self.pipelines.lock().unwrap().len() as u64,
+            port_pairs_in_use: ports.in_use() as u64,
+            port_pairs_total: ports.capacity() as u64,
+            dropped_events: self.dropped_events.load(Ordering::Relaxed),
+            cert_rotations: self.rotations.load(Ordering::Relaxed),
+            workers: self.worker_count as u64,
+        }
+    }
+
+    /// Stops every worker (closing all pipelines) and joins the threads.
+    pub fn shutdown(&self) {
+        if let Some(tx) = self.stop_rotation.lock().unwrap().take() {
+            let _ = tx.send(());
+        }
+        let mut workers = self.workers.lock().unwrap();
+        for w in workers.iter() {
+            w.send(Command::Shutdown);
+        }
+        for w in workers.iter_mut() {
+            w.join();
+        }
+        let ids: Vec<u64> = self.pipelines.lock().unwrap().keys().copied().collect();
+        for id in ids {
+            self.forget(id);
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct EngineCounters {
+    pub pipelines: u64,
+    pub port_pairs_in_use: u64,
+    pub port_pairs_total: u64,
+    pub dropped_events: u64,
+    pub cert_rotations: u64,
+    pub workers: u64,
+}
+
+fn make_identity(src: &CertSource) -> Result<Arc<DtlsIdentity>, EngineError> {
+    match src {
+        CertSource::Generate => DtlsIdentity::generate_ecdsa(30),
+        CertSource::Pem { cert, key } => DtlsIdentity::from_pem(cert, key),
+    }
+    .map_err(|e| EngineError::InvalidSpec(format!("DTLS certificate: {e}")))
+}

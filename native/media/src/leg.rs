@@ -1,0 +1,437 @@
+//! One call leg: its security (plain RTP, DTLS-SRTP or SDES-SRTP), remote
+//! addresses with symmetric latching, direction, SRTP contexts and counters.
+//! Sans-IO: the pipeline hands it datagrams and asks it what to send.
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use crate::dtls::{DtlsContext, DtlsEndpoint, DtlsEvent, DtlsFailure, DtlsRole, DtlsState, SrtpKeys};
+use crate::fingerprint::Fingerprint;
+use crate::packet::{self, PacketKind};
+use crate::srtp::{SrtpContext, SrtpDirection, SrtpError, SrtpProfile};
+use crate::stats::{DropReason, LegStats};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    A,
+    B,
+}
+
+impl Side {
+    pub fn other(self) -> Side {
+        match self {
+            Side::A => Side::B,
+            Side::B => Side::A,
+        }
+    }
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// The port a datagram used: RTP, or the separate RTCP port (no rtcp-mux).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Component {
+    Rtp,
+    Rtcp,
+}
+
+/// Media direction as the remote party's SDP states it (RFC 3264 6.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    SendRecv,
+    SendOnly,
+    RecvOnly,
+    Inactive,
+}
+
+impl Direction {
+    /// The remote party may send us RTP.
+    pub fn remote_sends(self) -> bool {
+        matches!(self, Direction::SendRecv | Direction::SendOnly)
+    }
+    /// The remote party wants RTP from us.
+    pub fn remote_receives(self) -> bool {
+        matches!(self, Direction::SendRecv | Direction::RecvOnly)
+    }
+    pub fn parse(s: &str) -> Option<Direction> {
+        match s {
+            "sendrecv" => Some(Direction::SendRecv),
+            "sendonly" => Some(Direction::SendOnly),
+            "recvonly" => Some(Direction::RecvOnly),
+            "inactive" => Some(Direction::Inactive),
+            _ => None,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::SendRecv => "sendrecv",
+            Direction::SendOnly => "sendonly",
+            Direction::RecvOnly => "recvonly",
+            Direction::Inactive => "inactive",
+        }
+    }
+}
+
+/// An SDES master key (RFC 4568 inline key || salt).
+#[derive(Clone, PartialEq, Eq)]
+pub struct SdesKey {
+    pub profile: SrtpProfile,
+    pub key_salt: Vec<u8>,
+}
+
+impl std::fmt::Debug for SdesKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SdesKey({})", self.profile)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LegSecurity {
+    Rtp,
+    DtlsSrtp { role: DtlsRole, remote_fingerprints: Vec<Fingerprint> },
+    /// `remote` may be unknown until the answer arrives.
+    SdesSrtp { local: SdesKey, remote: Option<SdesKey> },
+}
+
+#[derive(Debug, Clone)]
+pub struct LegSpec {
+    pub security: LegSecurity,
+    pub remote_rtp: Option<SocketAddr>,
+    pub remote_rtcp: Option<SocketAddr>,
+    pub rtcp_mux: bool,
+    pub direction: Direction,
+}
+
+/// A change from a re-offer or an answer. `None` keeps the current value.
+#[derive(Debug, Clone, Default)]
+pub struct LegUpdate {
+    pub remote_rtp: Option<Option<SocketAddr>>,
+    pub remote_rtcp: Option<Option<SocketAddr>>,
+    pub rtcp_mux: Option<bool>,
+    pub direction: Option<Direction>,
+    pub security: Option<LegSecurity>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LegEvent {
+    DtlsConnected { profile: SrtpProfile, peer_fingerprint: Fingerprint },
+    DtlsFailed(DtlsFailure),
+    DtlsClosed,
+    MediaLatched(SocketAddr),
+}
+
+pub const DEFAULT_MAX_SSRCS: usize = 16;
+
+pub struct Leg {
+    security: LegSecurity,
+    remote_rtp: Option<SocketAddr>,
+    remote_rtcp: Option<SocketAddr>,
+    rtcp_mux: bool,
+    direction: Direction,
+    latched_rtp: Option<SocketAddr>,
+    latched_rtcp: Option<SocketAddr>,
+    dtls: Option<DtlsEndpoint>,
+    dtls_peer: Option<SocketAddr>,
+    srtp_in: Option<SrtpContext>,
+    srtp_out: Option<SrtpContext>,
+    profile: Option<SrtpProfile>,
+    max_ssrcs: usize,
+    pub stats: LegStats,
+    pub last_rx: Option<Instant>,
+    pub timeout_reported: bool,
+}
+
+impl Leg {
+    pub fn new(spec: LegSpec, dtls_ctx: &DtlsContext, now: Instant) -> Result<Leg, String> {
+        let mut leg = Leg {
+            security: LegSecurity::Rtp,
+            remote_rtp: spec.remote_rtp,
+            remote_rtcp: spec.remote_rtcp,
+            rtcp_mux: spec.rtcp_mux,
+            direction: spec.direction,
+            latched_rtp: None,
+            latched_rtcp: None,
+            dtls: None,
+            dtls_peer: None,
+            srtp_in: None,
+            srtp_out: None,
+            profile: None,
+            max_ssrcs: DEFAULT_MAX_SSRCS,
+            stats: LegStats::default(),
+            last_rx: None,
+            timeout_reported: false,
+        };
+        leg.apply_security(spec.security, dtls_ctx, now)?;
+        Ok(leg)
+    }
+
+    pub fn direction(&self) -> Direction {
+        self.direction
+    }
+    pub fn rtcp_mux(&self) -> bool {
+        self.rtcp_mux
+    }
+    pub fn security(&self) -> &LegSecurity {
+        &self.security
+    }
+    pub fn profile(&self) -> Option<SrtpProfile> {
+        self.profile
+    }
+    pub fn latched(&self) -> Option<SocketAddr> {
+        self.latched_rtp
+    }
+    pub fn dtls_state(&self) -> Option<DtlsState> {
+        self.dtls.as_ref().map(|d| d.state())
+    }
+    pub fn dtls(&mut self) -> Option<&mut DtlsEndpoint> {
+        self.dtls.as_mut()
+    }
+    pub fn dtls_ref_timeout(&self, now: Instant) -> Option<Instant> {
+        self.dtls.as_ref().and_then(|d| d.next_timeout(now))
+    }
+    pub fn dtls_peer(&self) -> Option<SocketAddr> {
+        self.dtls_peer.or(self.latched_rtp).or(self.remote_rtp)
+    }
+
+    pub fn update(&mut self, u: LegUpdate, dtls_ctx: &DtlsContext, now: Instant) -> Result<(), String> {
+        if let Some(addr) = u.remote_rtp {
+            if addr != self.remote_rtp {
+                // A new address in SDP: learn the source again (re-latch).
+                self.latched_rtp = None;
+                self.latched_rtcp = None;
+            }
+            self.remote_rtp = addr;
+        }
+        if let Some(addr) = u.remote_rtcp {
+            self.remote_rtcp = addr;
+        }
+        if let Some(mux) = u.rtcp_mux {
+            self.rtcp_mux = mux;
+        }
+        if let Some(d) = u.direction {
+            self.direction = d;
+        }
+        if let Some(sec) = u.security {
+            self.apply_security(sec, dtls_ctx, now)?;
+        }
+        Ok(())
+    }
+
+    /// Installs new security parameters following RFC 5763 5 / RFC 8842: the
+    /// same DTLS role and fingerprints keep the association; new
+    /// fingerprints for an association still waiting for them complete it;
+    /// anything else starts a new handshake. Old SRTP keys stay in use until
+    /// the new ones exist, so media is not cut during a re-key.
+    fn apply_security(&mut self, sec: LegSecurity, ctx: &DtlsContext, now: Instant) -> Result<(), String> {
+        match (&self.security, &sec) {
+            (
+                LegSecurity::DtlsSrtp { role: old_role, remote_fingerprints: old_fps },
+                LegSecurity::DtlsSrtp { role, remote_fingerprints },
+            ) if self.dtls.is_some() && old_role == role => {
+                let same = same_set(old_fps, remote_fingerprints);
+                if !same && (old_fps.is_empty() || remote_fingerprints.is_empty()) {
+                    if let Some(d) = self.dtls.as_mut() {
+                        if !remote_fingerprints.is_empty() {
+                            d.set_remote_fingerprints(remote_fingerprints.clone());
+                        }
+                    }
+                } else if !same {
+                    self.start_dtls(ctx, *role, remote_fingerprints.clone(), now)?;
+                }
+            }
+            (_, LegSecurity::DtlsSrtp { role, remote_fingerprints }) => {
+                self.start_dtls(ctx, *role, remote_fingerprints.clone(), now)?;
+            }
+            (_, LegSecurity::SdesSrtp { local, remote }) => {
+                self.dtls = None;
+                if self.security != sec {
+                    self.srtp_out = Some(
+                        SrtpContext::new(local.profile, &local.key_salt, SrtpDirection::Outbound, self.max_ssrcs)
+                            .map_err(|e| format!("SDES local key: {e:?}"))?,
+                    );
+                    self.srtp_in = match remote {
+                        Some(r) => Some(
+                            SrtpContext::new(r.profile, &r.key_salt, SrtpDirection::Inbound, self.max_ssrcs)
+                                .map_err(|e| format!("SDES remote key: {e:?}"))?,
+                        ),
+                        None => None,
+                    };
+                    self.profile = Some(local.profile);
+                }
+            }
+            (_, LegSecurity::Rtp) => {
+                self.dtls = None;
+                self.srtp_in = None;
+                self.srtp_out = None;
+                self.profile = None;
+            }
+        }
+        self.security = sec;
+        Ok(())
+    }
+
+    fn start_dtls(&mut self, ctx: &DtlsContext, role: DtlsRole, fps: Vec<Fingerprint>, now: Instant) -> Result<(), String> {
+        let ep = DtlsEndpoint::new(ctx, role, fps, now).map_err(|e| format!("DTLS setup: {e}"))?;
+        self.dtls = Some(ep);
+        self.dtls_peer = None;
+        self.stats.handshakes += 1;
+        Ok(())
+    }
+
+    /// Feeds a DTLS datagram; returns false when this leg does not take it.
+    pub fn on_dtls(&mut self, src: SocketAddr, data: &[u8], now: Instant) -> bool {
+        let Some(dtls) = self.dtls.as_mut() else {
+            self.stats.drop(DropReason::UnexpectedDtls);
+            return false;
+        };
+        // One peer per association: a handshake from elsewhere is ignored,
+        // which also keeps spoofed ClientHellos from reflecting our flights.
+        match self.dtls_peer {
+            Some(peer) if peer != src => {
+                self.stats.drop(DropReason::WrongSource);
+                return false;
+            }
+            Some(_) => {}
+            None => {
+                if let Some(latched) = self.latched_rtp {
+                    if latched != src {
+                        self.stats.drop(DropReason::WrongSource);
+                        return false;
+                    }
+                }
+                dtls.set_peer_address(&src);
+                self.dtls_peer = Some(src);
+            }
+        }
+        self.stats.dtls_in += 1;
+        dtls.handle_datagram(data, now);
+        true
+    }
+
+    /// Applies the DTLS events of this leg: installs keys on Connected.
+    pub fn poll_dtls_event(&mut self) -> Option<LegEvent> {
+        let ev = self.dtls.as_mut()?.poll_event()?;
+        Some(match ev {
+            DtlsEvent::Connected { keys, peer_fingerprint } => match self.install_keys(&keys) {
+                Ok(()) => LegEvent::DtlsConnected { profile: keys.profile, peer_fingerprint },
+                Err(e) => LegEvent::DtlsFailed(DtlsFailure::Protocol(e)),
+            },
+            DtlsEvent::Failed(f) => {
+                // No keys survive a failed (re)handshake: no media at all.
+                self.srtp_in = None;
+                self.srtp_out = None;
+                LegEvent::DtlsFailed(f)
+            }
+            DtlsEvent::Closed => LegEvent::DtlsClosed,
+        })
+    }
+
+    fn install_keys(&mut self, keys: &SrtpKeys) -> Result<(), String> {
+        let out = SrtpContext::new(keys.profile, &keys.local, SrtpDirection::Outbound, self.max_ssrcs)
+            .map_err(|e| format!("SRTP outbound context: {e:?}"))?;
+        let inb = SrtpContext::new(keys.profile, &keys.remote, SrtpDirection::Inbound, self.max_ssrcs)
+            .map_err(|e| format!("SRTP inbound context: {e:?}"))?;
+        self.srtp_out = Some(out);
+        self.srtp_in = Some(inb);
+        self.profile = Some(keys.profile);
+        Ok(())
+    }
+
+    /// Checks, decrypts and latches an RTP/RTCP datagram received on this leg.
+    /// Returns the plain length, or why it was dropped.
+    pub fn receive(
+        &mut self,
+        kind: PacketKind,
+        comp: Component,
+        src: SocketAddr,
+        buf: &mut [u8],
+        len: usize,
+    ) -> Result<(usize, Option<LegEvent>), DropReason> {
+        let latched = match comp {
+            Component::Rtp => self.latched_rtp,
+            Component::Rtcp => self.latched_rtcp,
+        };
+        if latched.is_some_and(|l| l != src) {
+            return Err(DropReason::WrongSource);
+        }
+        let secure = self.is_secure();
+        let plain = match kind {
+            PacketKind::Rtp => match self.srtp_in.as_mut() {
+                Some(ctx) => ctx.unprotect_rtp(buf, len).map_err(srtp_drop)?,
+                None if secure => return Err(DropReason::NoKeys),
+                None => len,
+            },
+            PacketKind::Rtcp => match self.srtp_in.as_mut() {
+                Some(ctx) => ctx.unprotect_rtcp(buf, len).map_err(srtp_drop)?,
+                None if secure => return Err(DropReason::NoKeys),
+                None => len,
+            },
+            _ => return Err(DropReason::Malformed),
+        };
+        let valid = match kind {
+            PacketKind::Rtp => packet::valid_rtp(&buf[..plain]),
+            _ => packet::valid_rtcp(&buf[..plain]),
+        };
+        if !valid {
+            return Err(DropReason::Malformed);
+        }
+        // Latch on the first packet that passed authentication (or, on a
+        // plain leg, the first well-formed one).
+        let mut event = None;
+        if latched.is_none() {
+            match comp {
+                Component::Rtp => {
+                    self.latched_rtp = Some(src);
+                    event = Some(LegEvent::MediaLatched(src));
+                }
+                Component::Rtcp => self.latched_rtcp = Some(src),
+            }
+        }
+        Ok((plain, event))
+    }
+
+    /// Encrypts a plain RTP/RTCP packet for this leg and says where it goes.
+    pub fn prepare_send(
+        &mut self,
+        kind: PacketKind,
+        buf: &mut [u8],
+        len: usize,
+    ) -> Result<(usize, Component, SocketAddr), DropReason> {
+        let rtcp_on_own_port = kind == PacketKind::Rtcp && !self.rtcp_mux;
+        let (comp, dst) = if rtcp_on_own_port {
+            let dst = self
+                .latched_rtcp
+                .or(self.remote_rtcp)
+                .or_else(|| self.remote_rtp.map(|a| SocketAddr::new(a.ip(), a.port().wrapping_add(1))));
+            (Component::Rtcp, dst)
+        } else {
+            (Component::Rtp, self.latched_rtp.or(self.remote_rtp))
+        };
+        let dst = dst.ok_or(DropReason::NoDestination)?;
+        let secure = self.is_secure();
+        let n = match self.srtp_out.as_mut() {
+            Some(ctx) if kind == PacketKind::Rtp => ctx.protect_rtp(buf, len).map_err(srtp_drop)?,
+            Some(ctx) => ctx.protect_rtcp(buf, len).map_err(srtp_drop)?,
+            None if secure => return Err(DropReason::NoKeys),
+            None => len,
+        };
+        Ok((n, comp, dst))
+    }
+
+    fn is_secure(&self) -> bool {
+        !matches!(self.security, LegSecurity::Rtp)
+    }
+}
+
+fn srtp_drop(e: SrtpError) -> DropReason {
+    match e {
+        SrtpError::AuthFail => DropReason::AuthFail,
+        SrtpError::Replay => DropReason::Replay,
+        SrtpError::SsrcLimit => DropReason::SsrcLimit,
+        SrtpError::Malformed | SrtpError::Other(_) => DropReason::Malformed,
+    }
+}
+
+fn same_set(a: &[Fingerprint], b: &[Fingerprint]) -> bool {
+    a.len() == b.len() && a.iter().all(|x| b.contains(x))
+}

@@ -1,0 +1,22 @@
+//! esbc media engine.
+//!
+//! The protocol core is sans-IO (str0m/quinn style): `dtls`, `srtp`, `packet`,
+//! `leg` and `pipeline` take datagrams and a clock and hand back datagrams,
+//! events and timeouts. `sys` and `worker` own sockets and threads; `engine`
+//! is the control surface the Node addon wraps.
+
+pub mod dtls;
+pub mod engine;
+pub mod fingerprint;
+pub mod identity;
+pub mod leg;
+pub mod packet;
+pub mod pipeline;
+pub mod ports;
+pub mod srtp;
+pub mod stats;
+pub mod sys;
+pub mod versions;
+pub mod worker;
+
+pub use versions::{versions, Versions};

@@ -1,0 +1,208 @@
+//! A call's media pipeline: two legs and the relay between them.
+//! Sans-IO: datagrams come in through `on_datagram`, leave through `Io`.
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use crate::dtls::{DtlsContext, DtlsFailure};
+use crate::fingerprint::Fingerprint;
+use crate::leg::{Component, Leg, LegEvent, LegSpec, LegUpdate, Side};
+use crate::packet::{self, PacketKind};
+use crate::srtp::SrtpProfile;
+use crate::stats::DropReason;
+
+/// Something the control plane should hear about (batched by the worker).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MediaEvent {
+    DtlsConnected { side: Side, profile: SrtpProfile, peer_fingerprint: Fingerprint },
+    DtlsFailed { side: Side, reason: DtlsFailure },
+    DtlsClosed { side: Side },
+    MediaLatched { side: Side, addr: SocketAddr },
+    MediaTimeout { side: Side },
+}
+
+/// Where the pipeline's output goes: the worker's send batch and event queue.
+pub trait Io {
+    fn send(&mut self, side: Side, comp: Component, dst: SocketAddr, data: &[u8]) -> bool;
+    fn event(&mut self, ev: MediaEvent);
+}
+
+pub struct Pipeline {
+    legs: [Leg; 2],
+    media_timeout: Duration,
+}
+
+impl Pipeline {
+    pub fn new(a: LegSpec, b: LegSpec, ctx: &DtlsContext, media_timeout: Duration, now: Instant) -> Result<Pipeline, String> {
+        Ok(Pipeline { legs: [Leg::new(a, ctx, now)?, Leg::new(b, ctx, now)?], media_timeout })
+    }
+
+    pub fn leg(&self, side: Side) -> &Leg {
+        &self.legs[side.index()]
+    }
+
+    pub fn leg_mut(&mut self, side: Side) -> &mut Leg {
+        &mut self.legs[side.index()]
+    }
+
+    /// Sends what a newly created client-role DTLS endpoint has queued.
+    pub fn start(&mut self, now: Instant, io: &mut dyn Io) {
+        for side in [Side::A, Side::B] {
+            self.flush_dtls(side, now, io);
+        }
+    }
+
+    pub fn update(&mut self, side: Side, u: LegUpdate, ctx: &DtlsContext, now: Instant, io: &mut dyn Io) -> Result<(), String> {
+        let r = self.legs[side.index()].update(u, ctx, now);
+        self.flush_dtls(side, now, io);
+        r
+    }
+
+    /// One received datagram. `buf` holds it in its first `len` bytes and has
+    /// spare room after it for an SRTP trailer.
+    pub fn on_datagram(
+        &mut self,
+        side: Side,
+        comp: Component,
+        src: SocketAddr,
+        buf: &mut [u8],
+        len: usize,
+        now: Instant,
+        io: &mut dyn Io,
+    ) {
+        let kind = packet::classify(&buf[..len]);
+        let leg = &mut self.legs[side.index()];
+        leg.stats.packets_in += 1;
+        leg.stats.bytes_in += len as u64;
+        match kind {
+            PacketKind::Stun => leg.stats.drop(DropReason::Stun),
+            PacketKind::Unknown => leg.stats.drop(DropReason::Malformed),
+            PacketKind::Dtls => {
+                if leg.on_dtls(src, &buf[..len], now) {
+                    self.flush_dtls(side, now, io);
+                }
+            }
+            PacketKind::Rtp | PacketKind::Rtcp => self.relay(side, comp, kind, src, buf, len, now, io),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn relay(
+        &mut self,
+        side: Side,
+        comp: Component,
+        kind: PacketKind,
+        src: SocketAddr,
+        buf: &mut [u8],
+        len: usize,
+        now: Instant,
+        io: &mut dyn Io,
+    ) {
+        let (from, to) = split(&mut self.legs, side);
+        let plain = match from.receive(kind, comp, src, buf, len) {
+            Ok((n, ev)) => {
+                from.last_rx = Some(now);
+                from.timeout_reported = false;
+                if let Some(LegEvent::MediaLatched(addr)) = ev {
+                    io.event(MediaEvent::MediaLatched { side, addr });
+                }
+                n
+            }
+            Err(reason) => return from.stats.drop(reason),
+        };
+        if kind == PacketKind::Rtp {
+            // RTCP keeps flowing on hold (RFC 3264 5.1); RTP obeys direction.
+            if !from.direction().remote_sends() || !to.direction().remote_receives() {
+                return from.stats.drop(DropReason::Direction);
+            }
+        } else {
+            from.stats.rtcp_in += 1;
+        }
+        match to.prepare_send(kind, buf, plain) {
+            Ok((n, out_comp, dst)) => {
+                if io.send(side.other(), out_comp, dst, &buf[..n]) {
+                    to.stats.packets_out += 1;
+                    to.stats.bytes_out += n as u64;
+                    if kind == PacketKind::Rtcp {
+                        to.stats.rtcp_out += 1;
+                    }
+                } else {
+                    to.stats.drop(DropReason::SendError);
+                }
+            }
+            Err(reason) => to.stats.drop(reason),
+        }
+    }
+
+    /// Sends queued DTLS datagrams of a leg and reports its DTLS events.
+    fn flush_dtls(&mut self, side: Side, _now: Instant, io: &mut dyn Io) {
+        let leg = &mut self.legs[side.index()];
+        let Some(dst) = leg.dtls_peer() else { return };
+        while let Some(d) = leg.dtls().and_then(|d| d.poll_datagram()) {
+            if io.send(side, Component::Rtp, dst, &d) {
+                leg.stats.dtls_out += 1;
+            } else {
+                leg.stats.drop(DropReason::SendError);
+            }
+        }
+        while let Some(ev) = leg.poll_dtls_event() {
+            io.event(match ev {
+                LegEvent::DtlsConnected { profile, peer_fingerprint } => {
+                    MediaEvent::DtlsConnected { side, profile, peer_fingerprint }
+                }
+                LegEvent::DtlsFailed(reason) => MediaEvent::DtlsFailed { side, reason },
+                LegEvent::DtlsClosed => MediaEvent::DtlsClosed { side },
+                LegEvent::MediaLatched(addr) => MediaEvent::MediaLatched { side, addr },
+            });
+        }
+    }
+
+    /// Earliest time `on_timeout` has work to do.
+    pub fn next_timeout(&self, now: Instant) -> Option<Instant> {
+        self.legs.iter().filter_map(|l| l.dtls_ref_timeout(now)).min()
+    }
+
+    /// DTLS retransmissions and deadlines, and the media timeout.
+    pub fn on_timeout(&mut self, now: Instant, io: &mut dyn Io) {
+        for side in [Side::A, Side::B] {
+            let leg = &mut self.legs[side.index()];
+            if let Some(d) = leg.dtls() {
+                d.handle_timeout(now);
+            }
+            self.flush_dtls(side, now, io);
+        }
+    }
+
+    /// Reports legs that should be receiving media but have been silent for
+    /// the media timeout (once per silence). A leg on hold is not expected to send.
+    pub fn check_media_timeout(&mut self, started: Instant, now: Instant, io: &mut dyn Io) {
+        if self.media_timeout.is_zero() {
+            return;
+        }
+        for side in [Side::A, Side::B] {
+            let leg = &mut self.legs[side.index()];
+            let since = leg.last_rx.unwrap_or(started);
+            if leg.direction().remote_sends() && !leg.timeout_reported && now.duration_since(since) >= self.media_timeout {
+                leg.timeout_reported = true;
+                io.event(MediaEvent::MediaTimeout { side });
+            }
+        }
+    }
+
+    /// Sends close_notify on live DTLS associations.
+    pub fn close(&mut self, now: Instant, io: &mut dyn Io) {
+        for side in [Side::A, Side::B] {
+            if let Some(d) = self.legs[side.index()].dtls() {
+                d.close();
+            }
+            self.flush_dtls(side, now, io);
+        }
+    }
+}
+
+fn split(legs: &mut [Leg; 2], side: Side) -> (&mut Leg, &mut Leg) {
+    let (a, b) = legs.split_at_mut(1);
+    match side {
+        Side::A => (&mut a[0], &mut b[0]),
+        Side::B => (&mut b[0], &mut a[0]),
+    }
+}

@@ -1,0 +1,110 @@
+use super::*;
+
+fn rtp(seq: u16, ssrc: u32, payload: &[u8]) -> Vec<u8> {
+    let mut p = vec![0x80, 0, 0, 0, 0, 0, 0, 160, 0, 0, 0, 0];
+    p[2..4].copy_from_slice(&seq.to_be_bytes());
+    p[4..8].copy_from_slice(&(seq as u32 * 160).to_be_bytes());
+    p[8..12].copy_from_slice(&ssrc.to_be_bytes());
+    p.extend_from_slice(payload);
+    p
+}
+
+fn pair(profile: SrtpProfile) -> (SrtpContext, SrtpContext) {
+    let key: Vec<u8> = (0..profile.key_salt_len() as u8).collect();
+    (
+        SrtpContext::new(profile, &key, SrtpDirection::Outbound, 4).unwrap(),
+        SrtpContext::new(profile, &key, SrtpDirection::Inbound, 4).unwrap(),
+    )
+}
+
+/// Protects `plain` and returns the wire bytes.
+fn protect(tx: &mut SrtpContext, plain: &[u8]) -> Vec<u8> {
+    let mut buf = vec![0u8; plain.len() + SRTP_MAX_TRAILER];
+    buf[..plain.len()].copy_from_slice(plain);
+    let n = tx.protect_rtp(&mut buf, plain.len()).unwrap();
+    buf.truncate(n);
+    buf
+}
+
+fn unprotect(rx: &mut SrtpContext, wire: &[u8]) -> Result<Vec<u8>, SrtpError> {
+    let mut buf = wire.to_vec();
+    let n = rx.unprotect_rtp(&mut buf, wire.len())?;
+    buf.truncate(n);
+    Ok(buf)
+}
+
+#[test]
+fn every_profile_round_trips_rtp_and_rtcp() {
+    for profile in SrtpProfile::ALL {
+        let (mut tx, mut rx) = pair(profile);
+        let plain = rtp(1, 0x1234, &[0xd5; 160]);
+        let wire = protect(&mut tx, &plain);
+        assert_ne!(&wire[12..172], &plain[12..], "{profile}: payload must be encrypted");
+        assert_eq!(unprotect(&mut rx, &wire).unwrap(), plain, "{profile}");
+
+        let rr = [0x80u8, 201, 0, 1, 0, 0, 0x12, 0x34];
+        let mut buf = vec![0u8; 8 + SRTP_MAX_TRAILER];
+        buf[..8].copy_from_slice(&rr);
+        let n = tx.protect_rtcp(&mut buf, 8).unwrap();
+        assert!(n > 8);
+        let m = rx.unprotect_rtcp(&mut buf, n).unwrap();
+        assert_eq!(&buf[..m], &rr, "{profile} rtcp");
+    }
+}
+
+#[test]
+fn bad_tag_is_rejected_and_does_not_advance_replay_window_or_roc() {
+    let (mut tx, mut rx) = pair(SrtpProfile::AesCm128HmacSha1_80);
+    let first = protect(&mut tx, &rtp(65534, 7, &[1; 20]));
+    unprotect(&mut rx, &first).unwrap();
+    let p65535 = protect(&mut tx, &rtp(65535, 7, &[2; 20]));
+    let p0 = protect(&mut tx, &rtp(0, 7, &[3; 20])); // ROC 1 after the wrap
+    let mut forged = p0.clone();
+    let last = forged.len() - 1;
+    forged[last] ^= 0xff;
+    assert_eq!(unprotect(&mut rx, &forged), Err(SrtpError::AuthFail));
+    // The forged packet must not have consumed seq 0 / ROC 1 nor moved the window.
+    unprotect(&mut rx, &p65535).unwrap();
+    assert_eq!(unprotect(&mut rx, &p0).unwrap()[12..], [3; 20]);
+    for seq in 1..100u16 {
+        let w = protect(&mut tx, &rtp(seq, 7, &[seq as u8; 20]));
+        assert_eq!(unprotect(&mut rx, &w).unwrap()[12..], [seq as u8; 20]);
+    }
+}
+
+#[test]
+fn replays_are_rejected() {
+    let (mut tx, mut rx) = pair(SrtpProfile::AeadAes128Gcm);
+    let w = protect(&mut tx, &rtp(10, 9, &[4; 40]));
+    unprotect(&mut rx, &w).unwrap();
+    assert_eq!(unprotect(&mut rx, &w), Err(SrtpError::Replay));
+}
+
+#[test]
+fn ssrc_cap_bounds_streams() {
+    let (mut tx, mut rx) = pair(SrtpProfile::AesCm128HmacSha1_80);
+    for ssrc in 0..4 {
+        let w = protect(&mut tx, &rtp(1, ssrc, &[0; 10]));
+        unprotect(&mut rx, &w).unwrap();
+    }
+    let mut buf = rtp(1, 99, &[0; 10]);
+    buf.resize(buf.len() + SRTP_MAX_TRAILER, 0);
+    assert_eq!(tx.protect_rtp(&mut buf, 22), Err(SrtpError::SsrcLimit));
+    assert_eq!(rx.ssrc_count(), 4);
+}
+
+#[test]
+fn garbage_and_truncated_input_is_an_error_not_a_crash() {
+    let (_, mut rx) = pair(SrtpProfile::AesCm128HmacSha1_80);
+    for len in 0..40 {
+        let mut buf = vec![0x80u8; len];
+        assert!(rx.unprotect_rtp(&mut buf, len).is_err());
+        assert!(rx.unprotect_rtcp(&mut buf, len).is_err());
+    }
+    assert_eq!(rx.ssrc_count(), 0);
+}
+
+#[test]
+fn wrong_key_length_is_refused() {
+    assert!(SrtpContext::new(SrtpProfile::AeadAes256Gcm, &[0; 30], SrtpDirection::Inbound, 4).is_err());
+}

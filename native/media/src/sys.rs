@@ -1,0 +1,269 @@
+//! The few Linux system calls of the packet path, batched: epoll, eventfd,
+//! recvmmsg and sendmmsg. All `unsafe` of the I/O layer lives here.
+use std::io;
+use std::mem::{size_of, zeroed};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::os::fd::RawFd;
+
+pub const BUF_SIZE: usize = 2048;
+/// Largest datagram accepted: leaves room in BUF_SIZE for an SRTP trailer.
+pub const MAX_DATAGRAM: usize = BUF_SIZE - crate::srtp::SRTP_MAX_TRAILER;
+
+pub struct Epoll(RawFd);
+
+impl Epoll {
+    pub fn new() -> io::Result<Epoll> {
+        // SAFETY: plain syscall.
+        let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(Epoll(fd))
+    }
+
+    pub fn add(&self, fd: RawFd, token: u64) -> io::Result<()> {
+        let mut ev = libc::epoll_event { events: libc::EPOLLIN as u32, u64: token };
+        // SAFETY: valid epoll fd and event struct.
+        if unsafe { libc::epoll_ctl(self.0, libc::EPOLL_CTL_ADD, fd, &mut ev) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    pub fn remove(&self, fd: RawFd) {
+        // SAFETY: removing an fd that may already be gone is harmless.
+        unsafe { libc::epoll_ctl(self.0, libc::EPOLL_CTL_DEL, fd, std::ptr::null_mut()) };
+    }
+
+    /// Waits for readiness; returns how many entries of `events` are filled.
+    pub fn wait(&self, events: &mut [libc::epoll_event], timeout_ms: i32) -> usize {
+        // SAFETY: events is a valid writable array of the given length.
+        let n = unsafe { libc::epoll_wait(self.0, events.as_mut_ptr(), events.len() as i32, timeout_ms) };
+        n.max(0) as usize
+    }
+}
+
+impl Drop for Epoll {
+    fn drop(&mut self) {
+        // SAFETY: we own the fd.
+        unsafe { libc::close(self.0) };
+    }
+}
+
+/// Wakes a worker blocked in epoll_wait when a command is queued.
+pub struct EventFd(RawFd);
+
+impl EventFd {
+    pub fn new() -> io::Result<EventFd> {
+        // SAFETY: plain syscall.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(EventFd(fd))
+    }
+    pub fn fd(&self) -> RawFd {
+        self.0
+    }
+    pub fn wake(&self) {
+        let one: u64 = 1;
+        // SAFETY: writes 8 bytes from a valid u64.
+        unsafe { libc::write(self.0, (&one as *const u64).cast(), 8) };
+    }
+    pub fn drain(&self) {
+        let mut v: u64 = 0;
+        // SAFETY: reads 8 bytes into a valid u64.
+        unsafe { libc::read(self.0, (&mut v as *mut u64).cast(), 8) };
+    }
+}
+
+impl Drop for EventFd {
+    fn drop(&mut self) {
+        // SAFETY: we own the fd.
+        unsafe { libc::close(self.0) };
+    }
+}
+
+pub fn to_sockaddr(addr: &SocketAddr, out: &mut libc::sockaddr_storage) -> libc::socklen_t {
+    match addr {
+        SocketAddr::V4(a) => {
+            // SAFETY: sockaddr_storage is large and aligned enough for sockaddr_in.
+            let sin = unsafe { &mut *(out as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            sin.sin_family = libc::AF_INET as libc::sa_family_t;
+            sin.sin_port = a.port().to_be();
+            sin.sin_addr = libc::in_addr { s_addr: u32::from_ne_bytes(a.ip().octets()) };
+            size_of::<libc::sockaddr_in>() as libc::socklen_t
+        }
+        SocketAddr::V6(a) => {
+            // SAFETY: as above for sockaddr_in6.
+            let sin6 = unsafe { &mut *(out as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+            sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+            sin6.sin6_port = a.port().to_be();
+            sin6.sin6_addr = libc::in6_addr { s6_addr: a.ip().octets() };
+            sin6.sin6_flowinfo = a.flowinfo();
+            sin6.sin6_scope_id = a.scope_id();
+            size_of::<libc::sockaddr_in6>() as libc::socklen_t
+        }
+    }
+}
+
+pub fn from_sockaddr(s: &libc::sockaddr_storage) -> Option<SocketAddr> {
+    match s.ss_family as libc::c_int {
+        libc::AF_INET => {
+            // SAFETY: family says this is a sockaddr_in.
+            let sin = unsafe { &*(s as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            let ip = Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr));
+            Some(SocketAddr::V4(SocketAddrV4::new(ip, u16::from_be(sin.sin_port))))
+        }
+        libc::AF_INET6 => {
+            // SAFETY: family says this is a sockaddr_in6.
+            let sin6 = unsafe { &*(s as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+            let ip = Ipv6Addr::from(sin6.sin6_addr.s6_addr);
+            let v6 = SocketAddrV6::new(ip, u16::from_be(sin6.sin6_port), sin6.sin6_flowinfo, sin6.sin6_scope_id);
+            // Dual-stack sockets report IPv4 peers as mapped addresses.
+            Some(match ip.to_ipv4_mapped() {
+                Some(v4) => SocketAddr::new(IpAddr::V4(v4), v6.port()),
+                None => SocketAddr::V6(v6),
+            })
+        }
+        _ => None,
+    }
+}
+
+/// Preallocated buffers for one recvmmsg call.
+pub struct RecvBatch {
+    pub bufs: Vec<[u8; BUF_SIZE]>,
+    addrs: Vec<libc::sockaddr_storage>,
+    iovs: Vec<libc::iovec>,
+    msgs: Vec<libc::mmsghdr>,
+}
+
+// SAFETY: the raw pointers inside point into the batch's own heap buffers.
+unsafe impl Send for RecvBatch {}
+
+impl RecvBatch {
+    pub fn new(n: usize) -> RecvBatch {
+        // SAFETY: all-zero is valid for these plain C structs.
+        RecvBatch {
+            bufs: vec![[0u8; BUF_SIZE]; n],
+            addrs: vec![unsafe { zeroed() }; n],
+            iovs: vec![libc::iovec { iov_base: std::ptr::null_mut(), iov_len: 0 }; n],
+            msgs: vec![unsafe { zeroed() }; n],
+        }
+    }
+
+    /// Receives up to the batch size without blocking. Returns the count.
+    pub fn recv(&mut self, fd: RawFd) -> usize {
+        let n = self.bufs.len();
+        for i in 0..n {
+            self.iovs[i] = libc::iovec { iov_base: self.bufs[i].as_mut_ptr().cast(), iov_len: MAX_DATAGRAM + 1 };
+            let h = &mut self.msgs[i].msg_hdr;
+            h.msg_name = (&mut self.addrs[i] as *mut libc::sockaddr_storage).cast();
+            h.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+            h.msg_iov = &mut self.iovs[i];
+            h.msg_iovlen = 1;
+            h.msg_control = std::ptr::null_mut();
+            h.msg_controllen = 0;
+            h.msg_flags = 0;
+            self.msgs[i].msg_len = 0;
+        }
+        // SAFETY: every header points at buffers owned by self, sized as declared.
+        let r = unsafe { libc::recvmmsg(fd, self.msgs.as_mut_ptr(), n as u32, libc::MSG_DONTWAIT, std::ptr::null_mut()) };
+        r.max(0) as usize
+    }
+
+    /// Length, source, and whether it was too large (truncated) for entry `i`.
+    pub fn entry(&self, i: usize) -> (usize, Option<SocketAddr>, bool) {
+        let m = &self.msgs[i];
+        let len = m.msg_len as usize;
+        let truncated = len > MAX_DATAGRAM || m.msg_hdr.msg_flags & libc::MSG_TRUNC != 0;
+        (len.min(MAX_DATAGRAM), from_sockaddr(&self.addrs[i]), truncated)
+    }
+}
+
+/// Outgoing datagrams collected during one loop turn, flushed with sendmmsg
+/// (one call per run of datagrams on the same socket).
+pub struct SendBatch {
+    bufs: Vec<[u8; BUF_SIZE]>,
+    lens: Vec<usize>,
+    fds: Vec<RawFd>,
+    addrs: Vec<libc::sockaddr_storage>,
+    addr_lens: Vec<libc::socklen_t>,
+    iovs: Vec<libc::iovec>,
+    msgs: Vec<libc::mmsghdr>,
+    n: usize,
+    pub errors: u64,
+}
+
+// SAFETY: as for RecvBatch.
+unsafe impl Send for SendBatch {}
+
+impl SendBatch {
+    pub fn new(cap: usize) -> SendBatch {
+        // SAFETY: all-zero is valid for these plain C structs.
+        SendBatch {
+            bufs: vec![[0u8; BUF_SIZE]; cap],
+            lens: vec![0; cap],
+            fds: vec![-1; cap],
+            addrs: vec![unsafe { zeroed() }; cap],
+            addr_lens: vec![0; cap],
+            iovs: vec![libc::iovec { iov_base: std::ptr::null_mut(), iov_len: 0 }; cap],
+            msgs: vec![unsafe { zeroed() }; cap],
+            n: 0,
+            errors: 0,
+        }
+    }
+
+    /// Queues a datagram; flushes first when full. False if it cannot be queued.
+    pub fn push(&mut self, fd: RawFd, dst: &SocketAddr, data: &[u8]) -> bool {
+        if data.len() > BUF_SIZE {
+            return false;
+        }
+        if self.n == self.bufs.len() {
+            self.flush();
+        }
+        let i = self.n;
+        self.bufs[i][..data.len()].copy_from_slice(data);
+        self.lens[i] = data.len();
+        self.fds[i] = fd;
+        self.addr_lens[i] = to_sockaddr(dst, &mut self.addrs[i]);
+        self.n += 1;
+        true
+    }
+
+    pub fn flush(&mut self) {
+        let mut start = 0;
+        while start < self.n {
+            let fd = self.fds[start];
+            let mut end = start;
+            while end < self.n && self.fds[end] == fd {
+                self.iovs[end] = libc::iovec { iov_base: self.bufs[end].as_mut_ptr().cast(), iov_len: self.lens[end] };
+                let h = &mut self.msgs[end].msg_hdr;
+                h.msg_name = (&mut self.addrs[end] as *mut libc::sockaddr_storage).cast();
+                h.msg_namelen = self.addr_lens[end];
+                h.msg_iov = &mut self.iovs[end];
+                h.msg_iovlen = 1;
+                h.msg_control = std::ptr::null_mut();
+                h.msg_controllen = 0;
+                h.msg_flags = 0;
+                end += 1;
+            }
+            let mut off = start;
+            while off < end {
+                // SAFETY: headers point at our buffers; count within bounds.
+                let r = unsafe {
+                    libc::sendmmsg(fd, self.msgs[off..end].as_mut_ptr(), (end - off) as u32, libc::MSG_DONTWAIT)
+                };
+                if r <= 0 {
+                    // Skip the datagram that failed (full buffer, unreachable...).
+                    self.errors += 1;
+                    off += 1;
+                } else {
+                    off += r as usize;
+                }
+            }
+            start = end;
+        }
+        self.n = 0;
+    }
+}

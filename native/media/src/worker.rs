@@ -1,0 +1,355 @@
+//! A worker thread: owns the sockets and pipelines of its calls, waits on
+//! epoll, receives with recvmmsg, relays, sends with sendmmsg, and runs timers.
+//! A call lives on one worker for its whole life, so nothing here is shared
+//! and no lock is taken per packet.
+use std::net::{SocketAddr, UdpSocket};
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+
+use crate::dtls::DtlsContext;
+use crate::leg::{Component, LegUpdate, Side};
+use crate::pipeline::{Io, MediaEvent, Pipeline};
+use crate::stats::{DropReason, LegStats};
+use crate::sys::{self, Epoll, EventFd, RecvBatch, SendBatch};
+
+/// The sockets of one leg: RTP, and RTCP on the next port.
+pub struct LegSockets {
+    pub rtp: UdpSocket,
+    pub rtcp: UdpSocket,
+}
+
+pub enum Command {
+    Add { id: u64, pipeline: Box<Pipeline>, sockets: [LegSockets; 2], ctx: Arc<DtlsContext> },
+    Update { id: u64, side: Side, update: LegUpdate, reply: Sender<Result<(), String>> },
+    Close { id: u64, reply: Sender<Option<PipelineStats>> },
+    Stats { id: u64, reply: Sender<Option<PipelineStats>> },
+    Shutdown,
+}
+
+#[derive(Debug, Clone)]
+pub struct LegSnapshot {
+    pub stats: LegStats,
+    pub dtls_state: Option<crate::dtls::DtlsState>,
+    pub profile: Option<crate::srtp::SrtpProfile>,
+    pub latched: Option<SocketAddr>,
+    pub direction: crate::leg::Direction,
+}
+
+#[derive(Debug, Clone)]
+pub struct PipelineStats {
+    pub legs: [LegSnapshot; 2],
+}
+
+/// An event for the control plane, tagged with its pipeline.
+#[derive(Debug, Clone)]
+pub struct EngineEvent {
+    pub pipeline: u64,
+    pub event: MediaEvent,
+}
+
+const WAKE_TOKEN: u64 = u64::MAX;
+const RECV_BATCH: usize = 32;
+const SEND_BATCH: usize = 64;
+const TICK: Duration = Duration::from_millis(50);
+const MEDIA_CHECK: Duration = Duration::from_secs(1);
+
+struct Slot {
+    id: u64,
+    generation: u32,
+    pipeline: Pipeline,
+    sockets: [LegSockets; 2],
+    fds: [[RawFd; 2]; 2],
+    ctx: Arc<DtlsContext>,
+    created: Instant,
+}
+
+pub struct WorkerHandle {
+    pub tx: Sender<Command>,
+    wake: Arc<EventFd>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl WorkerHandle {
+    pub fn spawn(index: usize, events: Sender<EngineEvent>, dropped_events: Arc<std::sync::atomic::AtomicU64>) -> std::io::Result<WorkerHandle> {
+        let (tx, rx) = crossbeam_channel::bounded(4096);
+        let wake = Arc::new(EventFd::new()?);
+        let epoll = Epoll::new()?;
+        epoll.add(wake.fd(), WAKE_TOKEN)?;
+        let w = wake.clone();
+        let thread = std::thread::Builder::new().name(format!("esbc-media-{index}")).spawn(move || {
+            Worker::new(epoll, rx, w, events, dropped_events).run();
+        })?;
+        Ok(WorkerHandle { tx, wake, thread: Some(thread) })
+    }
+
+    pub fn send(&self, cmd: Command) -> bool {
+        let ok = self.tx.send(cmd).is_ok();
+        self.wake.wake();
+        ok
+    }
+
+    pub fn join(&mut self) {
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+struct Worker {
+    epoll: Epoll,
+    commands: Receiver<Command>,
+    wake: Arc<EventFd>,
+    slots: Vec<Option<Slot>>,
+    free: Vec<usize>,
+    generations: Vec<u32>,
+    index: std::collections::HashMap<u64, usize>,
+    recv: RecvBatch,
+    out: Output,
+    events: Sender<EngineEvent>,
+    dropped_events: Arc<std::sync::atomic::AtomicU64>,
+}
+
+/// The pipeline's view of the worker: a send batch and an event list.
+struct Output {
+    batch: SendBatch,
+    events: Vec<EngineEvent>,
+    fds: [[RawFd; 2]; 2],
+    pipeline: u64,
+}
+
+impl Io for Output {
+    fn send(&mut self, side: Side, comp: Component, dst: SocketAddr, data: &[u8]) -> bool {
+        let fd = self.fds[side.index()][comp as usize];
+        self.batch.push(fd, &dst, data)
+    }
+    fn event(&mut self, event: MediaEvent) {
+        self.events.push(EngineEvent { pipeline: self.pipeline, event });
+    }
+}
+
+fn token(slot: usize, generation: u32, side: Side, comp: Component) -> u64 {
+    ((slot as u64) << 32) | ((generation as u64 & 0x3fff_ffff) << 2) | ((side.index() as u64) << 1) | comp as u64
+}
+
+fn untoken(t: u64) -> (usize, u32, Side, Component) {
+    let side = if t & 2 == 0 { Side::A } else { Side::B };
+    let comp = if t & 1 == 0 { Component::Rtp } else { Component::Rtcp };
+    ((t >> 32) as usize, ((t >> 2) & 0x3fff_ffff) as u32, side, comp)
+}
+
+impl Worker {
+    fn new(
+        epoll: Epoll,
+        commands: Receiver<Command>,
+        wake: Arc<EventFd>,
+        events: Sender<EngineEvent>,
+        dropped_events: Arc<std::sync::atomic::AtomicU64>,
+    ) -> Worker {
+        Worker {
+            epoll,
+            commands,
+            wake,
+            slots: Vec::new(),
+            free: Vec::new(),
+            generations: Vec::new(),
+            index: std::collections::HashMap::new(),
+            recv: RecvBatch::new(RECV_BATCH),
+            out: Output { batch: SendBatch::new(SEND_BATCH), events: Vec::with_capacity(64), fds: [[-1; 2]; 2], pipeline: 0 },
+            events,
+            dropped_events,
+        }
+    }
+
+    fn run(mut self) {
+        let mut ready = vec![libc::epoll_event { events: 0, u64: 0 }; 256];
+        let mut next_tick = Instant::now() + TICK;
+        let mut next_media_check = Instant::now() + MEDIA_CHECK;
+        loop {
+            let now = Instant::now();
+            let wait_ms = next_tick.saturating_duration_since(now).as_millis() as i32;
+            let n = self.epoll.wait(&mut ready, wait_ms.max(0));
+            let now = Instant::now();
+            for ev in &ready[..n] {
+                let t = ev.u64;
+                if t == WAKE_TOKEN {
+                    self.wake.drain();
+                    if !self.run_commands(now) {
+                        self.out.batch.flush();
+                        self.publish_events();
+                        return;
+                    }
+                } else {
+                    self.on_readable(t, now);
+                }
+            }
+            if now >= next_tick {
+                next_tick = now + TICK;
+                let check_media = now >= next_media_check;
+                if check_media {
+                    next_media_check = now + MEDIA_CHECK;
+                }
+                self.on_tick(now, check_media);
+            }
+            self.out.batch.flush();
+            self.publish_events();
+        }
+    }
+
+    fn on_readable(&mut self, t: u64, now: Instant) {
+        let (idx, generation, side, comp) = untoken(t);
+        let Some(Some(slot)) = self.slots.get_mut(idx) else { return };
+        if slot.generation & 0x3fff_ffff != generation {
+            return;
+        }
+        let fd = slot.fds[side.index()][comp as usize];
+        let n = self.recv.recv(fd);
+        self.out.fds = slot.fds;
+        self.out.pipeline = slot.id;
+        for i in 0..n {
+            let (len, src, truncated) = self.recv.entry(i);
+            let Some(src) = src else { continue };
+            if truncated {
+                let leg = slot.pipeline.leg_mut(side);
+                leg.stats.packets_in += 1;
+                leg.stats.drop(DropReason::Oversized);
+                continue;
+            }
+            let buf = &mut self.recv.bufs[i][..];
+            slot.pipeline.on_datagram(side, comp, src, buf, len, now, &mut self.out);
+        }
+    }
+
+    fn on_tick(&mut self, now: Instant, check_media: bool) {
+        for slot in self.slots.iter_mut().flatten() {
+            let due = slot.pipeline.next_timeout(now).is_some_and(|t| t <= now);
+            if !due && !check_media {
+                continue;
+            }
+            self.out.fds = slot.fds;
+            self.out.pipeline = slot.id;
+            if due {
+                slot.pipeline.on_timeout(now, &mut self.out);
+            }
+            if check_media {
+                slot.pipeline.check_media_timeout(slot.created, now, &mut self.out);
+            }
+        }
+    }
+
+    /// Returns false on shutdown.
+    fn run_commands(&mut self, now: Instant) -> bool {
+        while let Ok(cmd) = self.commands.try_recv() {
+            match cmd {
+                Command::Add { id, pipeline, sockets, ctx } => self.add(id, *pipeline, sockets, ctx, now),
+                Command::Update { id, side, update, reply } => {
+                    let r = match self.find(id) {
+                        Some(i) => {
+                            let slot = self.slots[i].as_mut().expect("found slot");
+                            self.out.fds = slot.fds;
+                            self.out.pipeline = id;
+                            slot.pipeline.update(side, update, &slot.ctx, now, &mut self.out)
+                        }
+                        None => Err(format!("no pipeline {id}")),
+                    };
+                    let _ = reply.send(r);
+                }
+                Command::Close { id, reply } => {
+                    let stats = self.find(id).map(|i| self.remove(i, now));
+                    let _ = reply.send(stats);
+                }
+                Command::Stats { id, reply } => {
+                    let stats = self.find(id).and_then(|i| self.slots[i].as_ref()).map(|s| snapshot(&s.pipeline));
+                    let _ = reply.send(stats);
+                }
+                Command::Shutdown => {
+                    for i in 0..self.slots.len() {
+                        if self.slots[i].is_some() {
+                            self.remove(i, now);
+                        }
+                    }
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    fn find(&self, id: u64) -> Option<usize> {
+        self.index.get(&id).copied()
+    }
+
+    fn add(&mut self, id: u64, pipeline: Pipeline, sockets: [LegSockets; 2], ctx: Arc<DtlsContext>, now: Instant) {
+        let idx = self.free.pop().unwrap_or_else(|| {
+            self.slots.push(None);
+            self.generations.push(0);
+            self.slots.len() - 1
+        });
+        self.generations[idx] = self.generations[idx].wrapping_add(1);
+        let generation = self.generations[idx];
+        let fds = [
+            [sockets[0].rtp.as_raw_fd(), sockets[0].rtcp.as_raw_fd()],
+            [sockets[1].rtp.as_raw_fd(), sockets[1].rtcp.as_raw_fd()],
+        ];
+        for side in [Side::A, Side::B] {
+            for comp in [Component::Rtp, Component::Rtcp] {
+                let _ = self.epoll.add(fds[side.index()][comp as usize], token(idx, generation, side, comp));
+            }
+        }
+        let mut slot = Slot { id, generation, pipeline, sockets, fds, ctx, created: now };
+        self.out.fds = fds;
+        self.out.pipeline = id;
+        slot.pipeline.start(now, &mut self.out);
+        self.slots[idx] = Some(slot);
+        self.index.insert(id, idx);
+    }
+
+    fn remove(&mut self, idx: usize, now: Instant) -> PipelineStats {
+        let mut slot = self.slots[idx].take().expect("live slot");
+        self.index.remove(&slot.id);
+        self.out.fds = slot.fds;
+        self.out.pipeline = slot.id;
+        slot.pipeline.close(now, &mut self.out);
+        // Send close_notify before the sockets go away.
+        self.out.batch.flush();
+        for fd in slot.fds.iter().flatten() {
+            self.epoll.remove(*fd);
+        }
+        self.free.push(idx);
+        let stats = snapshot(&slot.pipeline);
+        drop(slot.sockets);
+        stats
+    }
+
+    fn publish_events(&mut self) {
+        for ev in self.out.events.drain(..) {
+            if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) = self.events.try_send(ev) {
+                self.dropped_events.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+pub fn snapshot(p: &Pipeline) -> PipelineStats {
+    let leg = |side| {
+        let l = p.leg(side);
+        LegSnapshot {
+            stats: l.stats.clone(),
+            dtls_state: l.dtls_state(),
+            profile: l.profile(),
+            latched: l.latched(),
+            direction: l.direction(),
+        }
+    };
+    PipelineStats { legs: [leg(Side::A), leg(Side::B)] }
+}
+
+#[allow(dead_code)]
+fn _assert_send() {
+    fn is_send<T: Send>() {}
+    is_send::<Command>();
+    let _ = sys::BUF_SIZE;
+}

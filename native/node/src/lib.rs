@@ -1,0 +1,157 @@
+//! napi-rs bindings for the media engine. Thin: conversion between JS
+//! objects and the engine's types, and the event forwarder. No logic.
+#![deny(clippy::all)]
+
+mod convert;
+mod types;
+
+use std::sync::Arc;
+
+use esbc_media::engine::{Engine, EngineError};
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::Status;
+use napi_derive::napi;
+
+pub use types::*;
+
+/// Versions of the libraries linked into the addon, read at run time from the
+/// linked code itself, so a test can prove the statically linked copies are
+/// the ones in use (not Node's own OpenSSL).
+#[napi]
+pub fn native_versions() -> NativeVersions {
+    let v = esbc_media::versions();
+    NativeVersions {
+        openssl: v.openssl_runtime,
+        openssl_built: v.openssl_built,
+        openssl_runtime_number: format!("{:x}", esbc_media::versions::openssl_runtime_number()),
+        libsrtp: v.libsrtp_runtime,
+        libsrtp_built: v.libsrtp_built.to_string(),
+    }
+}
+
+fn js_err(e: EngineError) -> napi::Error {
+    let code = match &e {
+        EngineError::PortsExhausted => "PortsExhausted",
+        EngineError::NoSuchPipeline(_) => "NoSuchPipeline",
+        EngineError::InvalidSpec(_) => "InvalidSpec",
+        EngineError::Internal(_) => "Internal",
+    };
+    napi::Error::new(Status::GenericFailure, format!("[{code}] {e}"))
+}
+
+fn bad(msg: String) -> napi::Error {
+    napi::Error::new(Status::InvalidArg, format!("[InvalidSpec] {msg}"))
+}
+
+/// The media engine: owns ports, the DTLS identity and the worker threads.
+#[napi]
+pub struct NativeMediaEngine {
+    engine: Arc<Engine>,
+}
+
+#[napi]
+impl NativeMediaEngine {
+    #[napi(constructor)]
+    pub fn new(options: EngineOptions) -> napi::Result<Self> {
+        let config = convert::engine_config(options).map_err(bad)?;
+        Ok(NativeMediaEngine { engine: Engine::start(config).map_err(js_err)? })
+    }
+
+    /// Delivers engine events to `callback` in batches from a forwarder thread.
+    /// Call once; the engine keeps the events queued (bounded) until then.
+    #[napi]
+    pub fn on_events(
+        &self,
+        callback: ThreadsafeFunction<Vec<MediaEventJs>, (), Vec<MediaEventJs>, Status, false, true, 64>,
+    ) -> napi::Result<()> {
+        let engine = Arc::downgrade(&self.engine);
+        let rx = self.engine.events().clone();
+        std::thread::Builder::new()
+            .name("esbc-media-events".into())
+            .spawn(move || {
+                while let Ok(first) = rx.recv() {
+                    let mut batch = vec![convert::event(first)];
+                    while batch.len() < 512 {
+                        match rx.try_recv() {
+                            Ok(ev) => batch.push(convert::event(ev)),
+                            Err(_) => break,
+                        }
+                    }
+                    // Blocking on a bounded queue: if JS falls behind, this
+                    // thread waits and the workers' bounded channel absorbs
+                    // (and counts) the overflow; workers never block.
+                    if callback.call(batch, ThreadsafeFunctionCallMode::Blocking) != Status::Ok {
+                        return;
+                    }
+                    if engine.strong_count() == 0 {
+                        return;
+                    }
+                }
+            })
+            .map_err(|e| napi::Error::from_reason(e.to_string()))?;
+        Ok(())
+    }
+
+    #[napi]
+    pub fn create_pipeline(&self, a: LegSpecJs, b: LegSpecJs) -> napi::Result<CreatedPipelineJs> {
+        let hashes = [convert::hash(a.fingerprint_hash.as_deref()).map_err(bad)?, convert::hash(b.fingerprint_hash.as_deref()).map_err(bad)?];
+        let sa = convert::leg_spec(a).map_err(bad)?;
+        let sb = convert::leg_spec(b).map_err(bad)?;
+        let created = self.engine.create_pipeline(sa, sb, hashes).map_err(js_err)?;
+        Ok(convert::created(created))
+    }
+
+    #[napi]
+    pub fn update_leg(&self, id: i64, side: String, update: LegUpdateJs) -> napi::Result<()> {
+        let side = convert::side(&side).map_err(bad)?;
+        let u = convert::leg_update(update).map_err(bad)?;
+        self.engine.update(id as u64, side, u).map_err(js_err)
+    }
+
+    /// Our fingerprint for a live pipeline, in the given hash.
+    #[napi]
+    pub fn pipeline_fingerprint(&self, id: i64, hash: String) -> napi::Result<FingerprintJs> {
+        let h = convert::hash(Some(&hash)).map_err(bad)?;
+        Ok(convert::fingerprint(&self.engine.pipeline_fingerprint(id as u64, h).map_err(js_err)?))
+    }
+
+    #[napi]
+    pub fn stats(&self, id: i64) -> napi::Result<PipelineStatsJs> {
+        Ok(convert::stats(self.engine.stats(id as u64).map_err(js_err)?))
+    }
+
+    #[napi]
+    pub fn close_pipeline(&self, id: i64) -> napi::Result<PipelineStatsJs> {
+        Ok(convert::stats(self.engine.close(id as u64).map_err(js_err)?))
+    }
+
+    #[napi]
+    pub fn rotate_certificate(&self) -> napi::Result<()> {
+        self.engine.rotate_certificate().map_err(js_err)
+    }
+
+    /// The fingerprint new calls get.
+    #[napi]
+    pub fn current_fingerprint(&self, hash: Option<String>) -> napi::Result<FingerprintJs> {
+        let h = convert::hash(hash.as_deref()).map_err(bad)?;
+        Ok(convert::fingerprint(&self.engine.current_fingerprint(h)))
+    }
+
+    #[napi]
+    pub fn counters(&self) -> EngineCountersJs {
+        let c = self.engine.counters();
+        EngineCountersJs {
+            pipelines: c.pipelines as i64,
+            port_pairs_in_use: c.port_pairs_in_use as i64,
+            port_pairs_total: c.port_pairs_total as i64,
+            dropped_events: c.dropped_events as i64,
+            cert_rotations: c.cert_rotations as i64,
+            workers: c.workers as i64,
+        }
+    }
+
+    #[napi]
+    pub fn shutdown(&self) {
+        self.engine.shutdown();
+    }
+}

@@ -1,0 +1,11 @@
+//! esbc-sip: an embedded SIP engine speaking the drachtio control protocol.
+pub mod config;
+pub mod dialog;
+pub mod drachtio;
+pub mod engine;
+pub mod ids;
+pub mod logging;
+pub mod runtime;
+pub mod sip;
+pub mod transport;
+pub mod txn;

@@ -1,0 +1,4 @@
+export { MediaEngine, Pipeline } from './engine';
+export { MediaEngineError } from './errors';
+export type { MediaErrorCode } from './errors';
+export type * from './types';

@@ -1,0 +1,136 @@
+/**
+ * Typed API of the media engine. The native shapes (generated into
+ * native/node/binding.d.ts) are looser; these are what the control plane uses.
+ */
+
+export type HashName = 'sha-1' | 'sha-224' | 'sha-256' | 'sha-384' | 'sha-512';
+export type Direction = 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
+/** Our DTLS role: active = DTLS client, passive = DTLS server. */
+export type DtlsRole = 'active' | 'passive';
+export type SrtpProfileName =
+  | 'SRTP_AES128_CM_SHA1_80'
+  | 'SRTP_AES128_CM_SHA1_32'
+  | 'SRTP_AEAD_AES_128_GCM'
+  | 'SRTP_AEAD_AES_256_GCM';
+export type SdesSuite = 'AES_CM_128_HMAC_SHA1_80' | 'AES_CM_128_HMAC_SHA1_32' | 'AEAD_AES_128_GCM' | 'AEAD_AES_256_GCM';
+
+export interface Fingerprint {
+  hash: HashName | string;
+  /** Colon-separated hex. */
+  value: string;
+}
+
+export interface SdesKey {
+  suite: SdesSuite;
+  /** base64 of master key || master salt. */
+  key: string;
+}
+
+export interface RemoteMedia {
+  /** Where the peer said (in SDP) it receives media; learned by latching otherwise. */
+  remoteAddress?: string;
+  remotePort?: number;
+  /** Separate RTCP port when not multiplexed (default remotePort + 1). */
+  remoteRtcpPort?: number;
+  rtcpMux?: boolean;
+  /** The remote party's SDP direction. */
+  direction?: Direction;
+  /** Hash of the local fingerprint the SDP should carry (default sha-256). */
+  fingerprintHash?: HashName;
+}
+
+export type LegSpec =
+  | ({ kind: 'rtp' } & RemoteMedia)
+  | ({ kind: 'dtls-srtp'; role: DtlsRole; remoteFingerprints: Fingerprint[] } & RemoteMedia)
+  | ({ kind: 'sdes-srtp'; localKey: SdesKey; remoteKey?: SdesKey } & RemoteMedia);
+
+type SecurityUpdate =
+  | { kind?: undefined }
+  | { kind: 'rtp' }
+  | { kind: 'dtls-srtp'; role: DtlsRole; remoteFingerprints: Fingerprint[] }
+  | { kind: 'sdes-srtp'; localKey: SdesKey; remoteKey?: SdesKey };
+
+/** A change from a re-offer or answer; absent fields keep their value. */
+export type LegUpdate = SecurityUpdate & Omit<RemoteMedia, 'fingerprintHash'>;
+
+export interface LocalLeg {
+  address: string;
+  rtpPort: number;
+  rtcpPort: number;
+  /** Our certificate's fingerprint in the requested hash. */
+  fingerprint: Fingerprint;
+}
+
+export type DropReason =
+  | 'malformed'
+  | 'stun'
+  | 'unexpected_dtls'
+  | 'wrong_source'
+  | 'auth_fail'
+  | 'replay'
+  | 'ssrc_limit'
+  | 'no_keys'
+  | 'direction'
+  | 'no_destination'
+  | 'oversized'
+  | 'send_error';
+
+export interface LegStats {
+  packetsIn: number;
+  bytesIn: number;
+  packetsOut: number;
+  bytesOut: number;
+  rtcpIn: number;
+  rtcpOut: number;
+  dtlsIn: number;
+  dtlsOut: number;
+  drops: Record<DropReason, number>;
+  /** DTLS handshakes started on this leg. */
+  handshakes: number;
+  dtlsState?: 'handshaking' | 'awaitingfingerprint' | 'connected' | 'failed' | 'closed';
+  profile?: SrtpProfileName;
+  latched?: string;
+  direction: Direction;
+}
+
+export interface PipelineStats {
+  a: LegStats;
+  b: LegStats;
+}
+
+export type Side = 'a' | 'b';
+
+export type MediaEvent =
+  | { type: 'dtls-connected'; pipeline: number; side: Side; profile: SrtpProfileName; peerFingerprint: Fingerprint }
+  | { type: 'dtls-failed'; pipeline: number; side: Side; reason: string }
+  | { type: 'dtls-closed'; pipeline: number; side: Side }
+  | { type: 'media-latched'; pipeline: number; side: Side; address: string }
+  | { type: 'media-timeout'; pipeline: number; side: Side };
+
+export interface MediaEngineOptions {
+  /** Address media sockets bind to. Default 127.0.0.1. */
+  bindAddress?: string;
+  portMin?: number;
+  portMax?: number;
+  workers?: number;
+  mtu?: number;
+  handshakeTimeoutMs?: number;
+  retransmitInitialMs?: number;
+  retransmitMaxMs?: number;
+  srtpProfiles?: SrtpProfileName[];
+  cookieExchange?: boolean;
+  certPem?: string;
+  keyPem?: string;
+  certRotationSecs?: number;
+  mediaTimeoutSecs?: number;
+  eventCapacity?: number;
+}
+
+export interface EngineCounters {
+  pipelines: number;
+  portPairsInUse: number;
+  portPairsTotal: number;
+  droppedEvents: number;
+  certRotations: number;
+  workers: number;
+}
