@@ -1,0 +1,118 @@
+'use strict';
+// Pipeline updates (direction, late fingerprints), certificate rotation that
+// leaves live calls alone, and media timeouts.
+const test = require('node:test');
+const assert = require('node:assert');
+const { MediaEngine } = require('../../dist');
+const { rtpPacket } = require('../helpers/srtp');
+const { udpSocket, waitUntil } = require('../helpers/udp');
+
+const PORTS = { portMin: 44000, portMax: 44999 };
+const pkt = (seq, fill) => rtpPacket({ seq, ts: seq * 160, ssrc: 77, payload: Buffer.alloc(160, fill) });
+
+test('direction is enforced for RTP and can change mid-call', async (t) => {
+  const engine = new MediaEngine({ ...PORTS, workers: 1, mediaTimeoutSecs: 0 });
+  t.after(() => engine.shutdown());
+  const x = await udpSocket();
+  const y = await udpSocket();
+  t.after(() => (x.close(), y.close()));
+  const p = engine.createPipeline({
+    a: { kind: 'rtp', remoteAddress: '127.0.0.1', remotePort: x.port, rtcpMux: true },
+    b: { kind: 'rtp', remoteAddress: '127.0.0.1', remotePort: y.port },
+  });
+  await x.sendTo(pkt(1, 1), p.local.a.rtpPort);
+  await y.waitFor(1);
+  // A holds B: A's SDP says sendonly. A may still send (music), B's media to A stops.
+  p.update('a', { direction: 'sendonly' });
+  await y.sendTo(pkt(1, 2), p.local.b.rtpPort);
+  await x.sendTo(pkt(2, 3), p.local.a.rtpPort);
+  await y.waitFor(2);
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(x.received.length, 0, 'nothing to the holder');
+  assert.equal(p.stats().b.drops.direction, 1);
+  assert.equal(p.stats().a.direction, 'sendonly');
+  // RTCP keeps flowing on hold.
+  await y.sendTo(Buffer.from([0x81, 201, 0, 7, 0, 0, 0, 1, 0, 0, 0, 77, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]), p.local.b.rtpPort);
+  await x.waitFor(1);
+  // Resume.
+  p.update('a', { direction: 'sendrecv' });
+  await y.sendTo(pkt(2, 4), p.local.b.rtpPort);
+  await x.waitFor(2);
+  assert.deepEqual(x.received[1].msg.subarray(12), Buffer.alloc(160, 4));
+  // Inactive blocks both ways.
+  p.update('b', { direction: 'inactive' });
+  await x.sendTo(pkt(3, 5), p.local.a.rtpPort);
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(y.received.length, 2);
+});
+
+test('certificate rotation: new calls get a new identity, live calls keep theirs', async (t) => {
+  const engine = new MediaEngine({ ...PORTS, workers: 2, mediaTimeoutSecs: 0, retransmitInitialMs: 200 });
+  t.after(() => engine.shutdown());
+  const y = await udpSocket();
+  const x = await udpSocket();
+  t.after(() => (x.close(), y.close()));
+  const oldFp = engine.currentFingerprint('sha-256');
+  // Offer sent with the old identity; the answer (fingerprint) comes later.
+  const p2 = engine.createPipeline({
+    a: { kind: 'dtls-srtp', role: 'passive', remoteFingerprints: [] },
+    b: { kind: 'rtp', remoteAddress: '127.0.0.1', remotePort: y.port },
+  });
+  engine.rotateCertificate();
+  const newFp = engine.currentFingerprint('sha-256');
+  assert.notEqual(newFp.value, oldFp.value);
+  assert.equal(engine.counters().certRotations, 1);
+  assert.deepEqual(p2.fingerprint('sha-256'), oldFp, 'a live call keeps the fingerprint it advertised');
+  const p1 = engine.createPipeline({
+    a: { kind: 'rtp', remoteAddress: '127.0.0.1', remotePort: x.port },
+    b: { kind: 'dtls-srtp', role: 'active', remoteFingerprints: [oldFp], remoteAddress: '127.0.0.1', remotePort: p2.local.a.rtpPort },
+  });
+  assert.deepEqual(p1.local.b.fingerprint, newFp);
+  const events = [];
+  engine.on('event', (e) => events.push(e));
+  // The ClientHello arrives before the answer: the server completes the
+  // handshake but holds the keys until it learns the fingerprint.
+  await waitUntil(() => p2.stats().a.dtlsState === 'awaitingfingerprint', 5000, 'handshake done, awaiting fingerprint');
+  assert.ok(!events.some((e) => e.pipeline === p2.id && e.type === 'dtls-connected'));
+  p2.update('a', { kind: 'dtls-srtp', role: 'passive', remoteFingerprints: [newFp] });
+  await waitUntil(() => events.filter((e) => e.type === 'dtls-connected').length === 2, 5000, 'both connected');
+  assert.equal(p2.stats().a.handshakes, 1, 'the late fingerprint did not restart the handshake');
+  await x.sendTo(pkt(1, 9), p1.local.a.rtpPort);
+  await y.waitFor(1);
+  assert.deepEqual(y.received[0].msg.subarray(12), Buffer.alloc(160, 9));
+});
+
+test('a changed fingerprint starts exactly one new handshake; the same one keeps the association', async (t) => {
+  const engine = new MediaEngine({ ...PORTS, workers: 1, mediaTimeoutSecs: 0, retransmitInitialMs: 200 });
+  t.after(() => engine.shutdown());
+  const fp = engine.currentFingerprint('sha-256');
+  const p2 = engine.createPipeline({ a: { kind: 'dtls-srtp', role: 'passive', remoteFingerprints: [fp] }, b: { kind: 'rtp' } });
+  const p1 = engine.createPipeline({
+    a: { kind: 'rtp' },
+    b: { kind: 'dtls-srtp', role: 'active', remoteFingerprints: [fp], remoteAddress: '127.0.0.1', remotePort: p2.local.a.rtpPort },
+  });
+  const connected = () => engine.counters() && [p1.stats().b.dtlsState, p2.stats().a.dtlsState];
+  await waitUntil(() => connected().every((s) => s === 'connected'), 5000, 'connected');
+  // Re-offer with the same fingerprint and role (hold): nothing restarts.
+  p1.update('b', { kind: 'dtls-srtp', role: 'active', remoteFingerprints: [{ hash: 'SHA-256', value: fp.value.toLowerCase() }], direction: 'sendonly' });
+  assert.equal(p1.stats().b.handshakes, 1);
+  assert.equal(p1.stats().b.dtlsState, 'connected');
+  // The peer rotated its certificate (new fingerprint): exactly one new handshake.
+  engine.rotateCertificate();
+  const p3 = engine.createPipeline({ a: { kind: 'dtls-srtp', role: 'passive', remoteFingerprints: [fp] }, b: { kind: 'rtp' } });
+  const fp3 = p3.local.a.fingerprint;
+  p1.update('b', { kind: 'dtls-srtp', role: 'active', remoteFingerprints: [fp3], remoteAddress: '127.0.0.1', remotePort: p3.local.a.rtpPort });
+  await waitUntil(() => p1.stats().b.dtlsState === 'connected' && p3.stats().a.dtlsState === 'connected', 5000, 're-keyed');
+  assert.equal(p1.stats().b.handshakes, 2);
+});
+
+test('media timeout is reported for silent legs but not for a party on hold', async (t) => {
+  const engine = new MediaEngine({ ...PORTS, workers: 1, mediaTimeoutSecs: 1 });
+  t.after(() => engine.shutdown());
+  const p = engine.createPipeline({ a: { kind: 'rtp' }, b: { kind: 'rtp', direction: 'recvonly' } });
+  const events = [];
+  p.on('event', (e) => events.push(e));
+  await waitUntil(() => events.some((e) => e.type === 'media-timeout'), 4000, 'media-timeout');
+  await new Promise((r) => setTimeout(r, 1200));
+  assert.deepEqual(events.map((e) => `${e.type}:${e.side}`), ['media-timeout:a'], 'reported once, and not for the recvonly party');
+});
