@@ -1,1 +1,2 @@
 export * from './media';
+export * from './sdp';

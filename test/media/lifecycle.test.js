@@ -116,3 +116,29 @@ test('media timeout is reported for silent legs but not for a party on hold', as
   await new Promise((r) => setTimeout(r, 1200));
   assert.deepEqual(events.map((e) => `${e.type}:${e.side}`), ['media-timeout:a'], 'reported once, and not for the recvonly party');
 });
+
+test('RTCP on separate ports (no rtcp-mux) is relayed port to port', async (t) => {
+  const engine = new MediaEngine({ ...PORTS, workers: 1, mediaTimeoutSecs: 0 });
+  t.after(() => engine.shutdown());
+  const [x, xc, y, yc] = await Promise.all([udpSocket(), udpSocket(), udpSocket(), udpSocket()]);
+  t.after(() => [x, xc, y, yc].forEach((s) => s.close()));
+  const p = engine.createPipeline({
+    a: { kind: 'rtp', remoteAddress: '127.0.0.1', remotePort: x.port, remoteRtcpPort: xc.port },
+    b: { kind: 'rtp', remoteAddress: '127.0.0.1', remotePort: y.port, remoteRtcpPort: yc.port },
+  });
+  const sr = Buffer.alloc(28);
+  sr.writeUInt8(0x80, 0);
+  sr.writeUInt8(200, 1);
+  sr.writeUInt16BE(6, 2);
+  sr.writeUInt32BE(0xabcdef, 4);
+  await xc.sendTo(sr, p.local.a.rtcpPort);
+  await yc.waitFor(1);
+  assert.deepEqual(yc.received[0].msg, sr);
+  assert.equal(yc.received[0].from, `127.0.0.1:${p.local.b.rtcpPort}`);
+  assert.equal(y.received.length, 0, 'RTCP did not go to the RTP port');
+  await yc.sendTo(sr, p.local.b.rtcpPort);
+  await xc.waitFor(1);
+  const s = p.stats();
+  assert.equal(s.a.rtcpIn + s.b.rtcpIn, 2);
+  assert.equal(s.a.rtcpOut + s.b.rtcpOut, 2);
+});

@@ -1,0 +1,3 @@
+export * from './schema';
+export { ConfigError, loadConfigFile, loadDefaultConfig, validateConfig } from './load';
+export { defaultConfig } from './defaults';

@@ -1,0 +1,153 @@
+/** parseSdp: a peer's SDP into a typed, normalised view (liberal in what it accepts). */
+import { isIPv6 } from 'node:net';
+import * as sdpTransform from 'sdp-transform';
+
+import type { Direction, Fingerprint } from '../media/types';
+import { SdpError } from './errors';
+import { parseCrypto } from './sdes';
+import type { Codec, MediaSecurity, ParsedMedia, ParsedSdp, SetupAttr } from './types';
+
+type RawMedia = sdpTransform.MediaDescription;
+
+/** RFC 3551 static payload types (used when a=rtpmap is missing). */
+const STATIC_PT: Record<number, [string, number, number?]> = {
+  0: ['PCMU', 8000], 3: ['GSM', 8000], 4: ['G723', 8000], 8: ['PCMA', 8000], 9: ['G722', 8000],
+  13: ['CN', 8000], 18: ['G729', 8000], 10: ['L16', 44100, 2], 11: ['L16', 44100],
+};
+
+const DIRECTIONS: readonly string[] = ['sendrecv', 'sendonly', 'recvonly', 'inactive'];
+const SETUPS: readonly string[] = ['active', 'passive', 'actpass', 'holdconn'];
+
+interface LevelAttrs {
+  fingerprints: Fingerprint[];
+  setup?: SetupAttr;
+}
+
+/**
+ * a=fingerprint and a=setup per level (index 0 = session, i+1 = m-line i),
+ * scanned from the text because sdp-transform loses "a=fingerprint: SHA-1 X"
+ * (space after the colon) and keeps only the last of several fingerprints.
+ */
+function scanLevels(lines: string[]): LevelAttrs[] {
+  const levels: LevelAttrs[] = [{ fingerprints: [] }];
+  for (const line of lines) {
+    if (line.startsWith('m=')) levels.push({ fingerprints: [] });
+    const cur = levels[levels.length - 1]!;
+    const fp = /^a=fingerprint:\s*(\S+)\s+([0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2})*)\s*$/i.exec(line);
+    if (fp) cur.fingerprints.push({ hash: fp[1]!.toLowerCase(), value: fp[2]!.toUpperCase() });
+    const st = /^a=setup:\s*(\S+)/i.exec(line);
+    if (st) {
+      const v = st[1]!.toLowerCase();
+      cur.setup = SETUPS.includes(v) ? (v as SetupAttr) : undefined;
+    }
+  }
+  return levels;
+}
+
+function securityOf(protocol: string, m: RawMedia, fps: Fingerprint[]): MediaSecurity {
+  if (protocol.startsWith('UDP/TLS/RTP/SAVP') || protocol.startsWith('TCP/TLS/RTP/SAVP')) return 'dtls-srtp';
+  if (protocol.startsWith('RTP/SAVP')) {
+    // Legacy WebRTC wrote RTP/SAVPF with a fingerprint and no a=crypto.
+    return (m.crypto?.length ?? 0) === 0 && fps.length > 0 ? 'dtls-srtp' : 'sdes-srtp';
+  }
+  return 'rtp';
+}
+
+function codecsOf(m: RawMedia, formats: string[]): Codec[] {
+  const out: Codec[] = [];
+  for (const f of formats) {
+    const pt = Number(f);
+    if (!Number.isInteger(pt) || pt < 0 || pt > 127) continue;
+    const map = m.rtp.find((r) => r.payload === pt);
+    const stat = STATIC_PT[pt];
+    const c: Codec = {
+      pt,
+      name: map?.codec ?? stat?.[0] ?? '',
+      rate: map?.rate ?? stat?.[1] ?? 0,
+      rtcpFb: (m.rtcpFb ?? [])
+        .filter((fb) => String(fb.payload) === f)
+        .map((fb) => (fb.subtype ? `${fb.type} ${fb.subtype}` : fb.type)),
+    };
+    const ch = map ? (map.encoding !== undefined ? Number(map.encoding) : undefined) : stat?.[2];
+    if (ch !== undefined && !Number.isNaN(ch)) c.channels = ch;
+    const fmtp = m.fmtp.find((x) => x.payload === pt);
+    if (fmtp) c.fmtp = fmtp.config;
+    out.push(c);
+  }
+  return out;
+}
+
+function parseMedia(
+  raw: sdpTransform.SessionDescription,
+  m: RawMedia,
+  index: number,
+  session: LevelAttrs,
+  level: LevelAttrs,
+): ParsedMedia {
+  const protocol = String(m.protocol).toUpperCase();
+  if (!Number.isInteger(m.port) || m.port < 0 || m.port > 65535) {
+    throw new SdpError(400, `invalid port on m-line ${index}`);
+  }
+  const conn = m.connection ?? raw.connection;
+  const address = conn?.ip.split('/')[0] ?? '';
+  if (m.port !== 0 && address === '') throw new SdpError(400, `no c= line for m-line ${index}`);
+  const oldStyleHold = address === '0.0.0.0';
+  const attrDir = m.direction ?? raw.direction;
+  const direction: Direction =
+    attrDir && DIRECTIONS.includes(attrDir) ? attrDir : oldStyleHold ? 'inactive' : 'sendrecv';
+  const fingerprints = level.fingerprints.length > 0 ? level.fingerprints : session.fingerprints;
+  const formats = String(m.payloads ?? '').trim().split(/\s+/).filter((f) => f.length > 0);
+  const pm: ParsedMedia = {
+    index,
+    kind: m.type,
+    port: m.port,
+    protocol,
+    security: securityOf(protocol, m, fingerprints),
+    avpf: protocol.endsWith('AVPF'),
+    address,
+    ipVersion: isIPv6(address) ? 6 : 4,
+    rtcpMux: m.rtcpMux !== undefined,
+    rtcpRsize: m.rtcpRsize !== undefined,
+    direction,
+    oldStyleHold,
+    fingerprints,
+    cryptos: (m.crypto ?? []).map((c) => parseCrypto(c.id, c.suite, c.config, c.sessionConfig)),
+    codecs: protocol.includes('RTP/') ? codecsOf(m, formats) : [],
+    rtcpFbAll: (m.rtcpFb ?? [])
+      .filter((fb) => String(fb.payload) === '*')
+      .map((fb) => (fb.subtype ? `${fb.type} ${fb.subtype}` : fb.type)),
+    formats,
+  };
+  const setup = level.setup ?? session.setup;
+  if (setup) pm.setup = setup;
+  if (m.rtcp?.port !== undefined) pm.rtcpPort = m.rtcp.port;
+  if (m.ptime !== undefined) pm.ptime = m.ptime;
+  if (m.maxptime !== undefined) pm.maxptime = m.maxptime;
+  if (m.mid !== undefined) pm.mid = String(m.mid);
+  return pm;
+}
+
+/** Parses an SDP body. Throws SdpError 400 when it is not usable SDP. */
+export function parseSdp(sdp: string): ParsedSdp {
+  if (typeof sdp !== 'string' || !/^\s*v=0\s*$/m.test(sdp.split(/\r\n|\r|\n/)[0] ?? '')) {
+    throw new SdpError(400, 'SDP does not start with v=0');
+  }
+  const lines = sdp.split(/\r\n|\r|\n/).map((l) => l.trim()).filter((l) => l.length > 0);
+  let raw: sdpTransform.SessionDescription;
+  try {
+    raw = sdpTransform.parse(sdp);
+  } catch (err) {
+    throw new SdpError(400, `unparseable SDP: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const o = lines.find((l) => l.startsWith('o='));
+  const op = o ? o.slice(2).split(/\s+/) : [];
+  if (op.length < 6) throw new SdpError(400, 'SDP without a valid o= line');
+  const mCount = lines.filter((l) => l.startsWith('m=')).length;
+  if ((raw.media ?? []).length !== mCount) throw new SdpError(400, 'malformed m= line');
+  const levels = scanLevels(lines);
+  return {
+    raw,
+    origin: { username: op[0]!, sessionId: op[1]!, version: op[2]!, address: op[5]! },
+    media: raw.media.map((m, i) => parseMedia(raw, m, i, levels[0]!, levels[i + 1]!)),
+  };
+}

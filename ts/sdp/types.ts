@@ -1,0 +1,138 @@
+/** Types of the SDP module (see index.ts for the overview). */
+import type { DtlsRole, Direction, Fingerprint, HashName, SdesKey, SdesSuite } from '../media/types';
+import type { SessionDescription } from 'sdp-transform';
+
+/** Security of one media stream as offered/answered on the wire. */
+export type MediaSecurity = 'dtls-srtp' | 'sdes-srtp' | 'rtp';
+/** A realm's media security policy. */
+export type SecurityPolicy = MediaSecurity | 'as-offered';
+export type SetupAttr = 'active' | 'passive' | 'actpass' | 'holdconn';
+
+export interface Codec {
+  pt: number;
+  /** Encoding name as written (e.g. 'opus', 'PCMU', 'telephone-event'); '' when unknown. */
+  name: string;
+  rate: number;
+  channels?: number;
+  fmtp?: string;
+  /** rtcp-fb values for this payload type, without the "a=rtcp-fb:PT " prefix. */
+  rtcpFb: string[];
+}
+
+/** One a=crypto line (RFC 4568), parsed liberally. */
+export interface SdesCrypto {
+  tag: number;
+  suite: string;
+  /** base64 key||salt of the first key-param ('' when absent). */
+  key: string;
+  /** Why the SBC cannot use this line (MKI, several keys, session params, bad key); absent when usable. */
+  problem?: string;
+}
+
+export interface ParsedMedia {
+  index: number;
+  kind: string;
+  port: number;
+  /** Transport protocol as written, upper-cased (e.g. 'UDP/TLS/RTP/SAVPF'). */
+  protocol: string;
+  security: MediaSecurity;
+  /** Protocol ends in AVPF/SAVPF. */
+  avpf: boolean;
+  /** Effective connection address (media c= over session c=); '' when none. */
+  address: string;
+  ipVersion: 4 | 6;
+  rtcpPort?: number;
+  rtcpMux: boolean;
+  rtcpRsize: boolean;
+  /** Effective direction (media over session level; old-style hold without an attribute = 'inactive'). */
+  direction: Direction;
+  /** c=IN IP4 0.0.0.0 (RFC 2543 hold). */
+  oldStyleHold: boolean;
+  /** Effective fingerprints (media level replaces session level); hash lower-case, value upper-case. */
+  fingerprints: Fingerprint[];
+  /** Effective a=setup (media over session); absent when missing or not one of the four values. */
+  setup?: SetupAttr;
+  cryptos: SdesCrypto[];
+  /** In m-line format order. */
+  codecs: Codec[];
+  /** a=rtcp-fb:* values. */
+  rtcpFbAll: string[];
+  ptime?: number;
+  maxptime?: number;
+  mid?: string;
+  /** Format list as written on the m-line (non-RTP protocols keep it verbatim). */
+  formats: string[];
+}
+
+export interface ParsedSdp {
+  /** sdp-transform's view (note: it mis-parses "a=fingerprint: X Y"; use media[].fingerprints). */
+  raw: SessionDescription;
+  origin: { username: string; sessionId: string; version: string; address: string };
+  media: ParsedMedia[];
+}
+
+/** The SBC's own o= state for one leg; keep it per leg and store what build* returns. */
+export interface SdpOrigin {
+  sessionId: string;
+  version: number;
+  /** The last body built (without o=), to tell whether the content changed. */
+  lastContent?: string;
+}
+
+/** An SBC-generated SDES key with the a=crypto tag it is offered/answered under. */
+export interface LocalSdesKey extends SdesKey {
+  tag: number;
+}
+
+/**
+ * What the SBC puts on the wire toward one leg, and knows about that leg's
+ * negotiation. Created by planAnswer / planOffer, completed by applyAnswer;
+ * the B2BUA keeps the latest per leg and passes it as `previous` on re-INVITEs.
+ */
+export interface LegPlan {
+  security: MediaSecurity;
+  /** Protocol written on the active m-line toward this leg. */
+  protocol: string;
+  avpf: boolean;
+  /** The SBC offers/answers a=rtcp-mux (after an answer: both sides agreed). */
+  rtcpMux: boolean;
+  /** Hash of the SBC fingerprint written toward this leg (ask the engine for this one). */
+  fingerprintHash: HashName;
+  /** a=setup the SBC writes (DTLS only). */
+  setup?: SetupAttr;
+  /** The SBC's DTLS role once known (answers, or after applyAnswer). */
+  dtlsRole?: DtlsRole;
+  /** The peer's usable fingerprints (DTLS, once known). */
+  remoteFingerprints: Fingerprint[];
+  /** SBC keys: one per suite in an offer, exactly one once negotiated. */
+  sdesKeys: LocalSdesKey[];
+  /** The peer's key for the negotiated suite. */
+  remoteSdes?: SdesKey;
+  /** Index of the active audio m-line and number of m-lines toward this leg. */
+  mediaIndex: number;
+  mediaCount: number;
+}
+
+export interface AnswerOptions {
+  /** Role the SBC takes when the offer says actpass (default 'passive'). Ignored on re-INVITE with an established role. */
+  actpassAnswer?: 'passive' | 'active';
+  /** SDES suites the SBC accepts (default: all four). */
+  sdesSuites?: SdesSuite[];
+}
+
+export interface OfferOptions {
+  /** AVPF toward this leg: 'strip' (default) never, 'keep' if the source offered AVPF, 'always'. */
+  avpf?: 'strip' | 'keep' | 'always';
+  /** Offer a=rtcp-mux (default: true for DTLS-SRTP, false otherwise). */
+  rtcpMux?: boolean;
+  /** Hash of the SBC fingerprint to offer (default sha-256). */
+  fingerprintHash?: HashName;
+  /** SDES suites offered, in preference order (default: the four, 80/32/GCM128/GCM256). */
+  sdesSuites?: SdesSuite[];
+}
+
+export interface BuiltSdp {
+  sdp: string;
+  /** The origin state to keep for the next build on this leg. */
+  origin: SdpOrigin;
+}
