@@ -1,24 +1,73 @@
 #!/usr/bin/env node
 /**
- * esbc command line. Today it starts the media engine on its defaults and
- * reports what it linked; the B2BUA is wired in as it lands.
+ * esbc command line:
+ *   esbc [start] [--config file.yaml]   run the SBC (embedded defaults without --config)
+ *   esbc check --config file.yaml       validate and print the effective configuration
+ *   esbc version                        package, addon, OpenSSL and libsrtp versions
  */
+import { ConfigError, loadConfigFile, loadDefaultConfig } from './config';
 import { MediaEngine } from './media';
+import { startSbc } from './sbc';
 
-function main(): void {
-  const versions = MediaEngine.versions();
-  const engine = new MediaEngine({});
-  const fp = engine.currentFingerprint('sha-256');
-  process.stdout.write(
-    JSON.stringify({ msg: 'esbc media engine started', versions, fingerprint: fp, counters: engine.counters() }) + '\n',
-  );
-  const stop = (): void => {
-    engine.shutdown();
-    process.exit(0);
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
-  setInterval(() => undefined, 1 << 30);
+function usage(): string {
+  return [
+    'usage: esbc [start] [--config <file>]   run the SBC (built-in loopback defaults without --config)',
+    '       esbc check --config <file>       validate a configuration and print it with defaults',
+    '       esbc version                     print versions',
+  ].join('\n');
 }
 
-main();
+async function main(argv: string[]): Promise<number> {
+  const args = [...argv];
+  const command = args[0] && !args[0].startsWith('-') ? args.shift()! : 'start';
+  const i = args.indexOf('--config');
+  const configPath = i >= 0 ? args[i + 1] : undefined;
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(usage() + '\n');
+    return 0;
+  }
+  switch (command) {
+    case 'version': {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const pkg = require('../package.json') as { version: string };
+      process.stdout.write(JSON.stringify({ esbc: pkg.version, node: process.version, ...MediaEngine.versions() }, null, 2) + '\n');
+      return 0;
+    }
+    case 'check': {
+      if (!configPath) throw new ConfigError('check needs --config <file>');
+      process.stdout.write(JSON.stringify(loadConfigFile(configPath), null, 2) + '\n');
+      return 0;
+    }
+    case 'start': {
+      const config = configPath ? loadConfigFile(configPath) : loadDefaultConfig();
+      const sbc = await startSbc(config);
+      const stop = (signal: string) => {
+        sbc.log.info({ signal }, 'shutting down');
+        sbc.stop().then(
+          () => process.exit(0),
+          () => process.exit(1),
+        );
+      };
+      process.once('SIGINT', () => stop('SIGINT'));
+      process.once('SIGTERM', () => stop('SIGTERM'));
+      return -1; // keep running
+    }
+    default:
+      process.stderr.write(`unknown command '${command}'\n${usage()}\n`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exit(code);
+  },
+  (err: unknown) => {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`esbc: ${err.message}\n`);
+      process.exit(2);
+    }
+    process.stderr.write(`esbc: ${(err as Error)?.stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,202 @@
+/**
+ * One bridged call: caller leg A (UAS dialog) and callee leg B (UAC dialog)
+ * with one media pipeline between them. Flow 1 of the product: the offer is
+ * planned against both realms' policies, the pipeline is created, the callee
+ * gets the SBC's offer, and its answer (183 or 200) is mapped back to the
+ * caller. Either side's BYE, a DTLS failure or a media timeout ends both legs.
+ */
+import type Srf from 'drachtio-srf';
+
+import type { RealmConfig } from '../config';
+import type { Logger } from '../ops/log';
+import { MediaEngineError, type MediaEngine, type MediaEvent, type Pipeline } from '../media';
+import {
+  applyAnswer,
+  buildAnswer,
+  buildOffer,
+  createOrigin,
+  legSpecFor,
+  legUpdateFor,
+  parseSdp,
+  planAnswer,
+  planOffer,
+  resolveSecurity,
+  SdpError,
+  type LegPlan,
+  type ParsedSdp,
+  type SdpOrigin,
+} from '../sdp';
+import { CallRejection, sipReason } from './reason';
+import type { RouteDecision } from './routing';
+
+export interface CallContext {
+  srf: Srf;
+  engine: MediaEngine;
+  log: Logger;
+  /** Address written into SDP instead of the bind address (NAT), if set. */
+  advertiseAddress?: string;
+  onEnd(call: Call): void;
+}
+
+export interface LegState {
+  plan: LegPlan;
+  origin: SdpOrigin;
+  /** The last SDP this leg's peer sent. */
+  remote?: ParsedSdp;
+}
+
+export type EndReason = string;
+
+export class Call {
+  readonly id: string;
+  readonly log: Logger;
+  readonly a: LegState;
+  readonly b: LegState;
+  readonly pipeline: Pipeline;
+  uas?: Srf.Dialog;
+  uac?: Srf.Dialog;
+  private ended = false;
+  readonly startedAt = Date.now();
+  answeredAt?: number;
+
+  /** Plans both legs and creates the pipeline; throws CallRejection. */
+  constructor(
+    private readonly ctx: CallContext,
+    readonly route: RouteDecision,
+    readonly callId: string,
+    offerA: ParsedSdp,
+  ) {
+    this.id = callId;
+    this.log = ctx.log.child({ callId, from: route.source.name, to: route.target.name });
+    const source = route.source.media;
+    const target = route.target.media;
+    const planA = planAnswer(offerA, source.security, { actpassAnswer: source.actpassAnswer });
+    const planB = planOffer(offerA, resolveSecurity(target.security, planA.security), {
+      avpf: target.avpf,
+      fingerprintHash: target.fingerprintHash,
+    });
+    try {
+      this.pipeline = ctx.engine.createPipeline({ a: legSpecFor(planA, offerA), b: legSpecFor(planB) });
+    } catch (e) {
+      if (e instanceof MediaEngineError) throw new CallRejection(e.sipStatus, `media: ${e.message}`);
+      throw e;
+    }
+    this.a = { plan: planA, origin: createOrigin(), remote: offerA };
+    this.b = { plan: planB, origin: createOrigin() };
+    this.pipeline.on('event', (e) => this.onMediaEvent(e));
+    this.log.info({ pipeline: this.pipeline.id, security: { a: planA.security, b: planB.security } }, 'call: media pipeline created');
+  }
+
+  /** Runs the B2BUA until both dialogs exist (or the call fails). */
+  async connect(req: Srf.SrfRequest, res: Srf.SrfResponse): Promise<void> {
+    const offerA = this.a.remote as ParsedSdp;
+    const offerB = buildOffer(offerA, this.b.plan, this.local('b'), this.b.origin);
+    this.b.origin = offerB.origin;
+    try {
+      const { uas, uac } = await this.ctx.srf.createB2BUA(req, res, this.route.uri, {
+        localSdpB: offerB.sdp,
+        localSdpA: (sdp: string) => this.answerFromB(sdp),
+        proxyRequestHeaders: [],
+        proxyResponseHeaders: [],
+      });
+      this.uas = uas;
+      this.uac = uac;
+      this.answeredAt = Date.now();
+      this.log.info({ setupMs: this.answeredAt - this.startedAt }, 'call: answered');
+      uas.on('destroy', (msg?: Srf.SrfRequest) => this.end('caller hung up', 'a', msg));
+      uac.on('destroy', (msg?: Srf.SrfRequest) => this.end('callee hung up', 'b', msg));
+      if (this.ended) this.end('ended during setup');
+    } catch (err) {
+      const e = err as { status?: number; message?: string };
+      if (!res.finalResponseSent) {
+        const r = err instanceof SdpError ? new CallRejection(err.status, err.reason) : new CallRejection(e.status ?? 500, e.message ?? 'call setup failed');
+        res.send(r.status, { headers: { Reason: r.reasonHeader } });
+      }
+      this.end(e.status === 487 ? 'cancelled' : `setup failed: ${e.status ?? ''} ${e.message ?? err}`.trim());
+    }
+  }
+
+  /** Maps the callee's SDP (183 or 200) into the caller's answer. */
+  private answerFromB(sdp: string): string {
+    const answerB = parseSdp(sdp);
+    this.b.plan = applyAnswer(answerB, this.b.plan);
+    this.b.remote = answerB;
+    this.pipeline.update('b', legUpdateFor(this.b.plan, answerB));
+    const built = buildAnswer(this.a.remote as ParsedSdp, answerB, this.a.plan, this.local('a'), this.a.origin);
+    this.a.origin = built.origin;
+    return built.sdp;
+  }
+
+  local(side: 'a' | 'b') {
+    const leg = this.pipeline.local[side];
+    const plan = side === 'a' ? this.a.plan : this.b.plan;
+    const fingerprint = leg.fingerprint.hash === plan.fingerprintHash ? leg.fingerprint : this.pipeline.fingerprint(plan.fingerprintHash);
+    return { ...leg, fingerprint, address: this.ctx.advertiseAddress ?? leg.address };
+  }
+
+  private onMediaEvent(e: MediaEvent): void {
+    const leg = e.side === 'a' ? 'caller' : 'callee';
+    switch (e.type) {
+      case 'dtls-connected':
+        this.log.info({ side: e.side, profile: e.profile }, 'call: DTLS-SRTP established, peer fingerprint verified');
+        break;
+      case 'dtls-failed':
+        this.log.warn({ side: e.side, reason: e.reason }, 'call: DTLS handshake failed');
+        this.release(`DTLS handshake failed on ${leg} leg: ${e.reason}`);
+        break;
+      case 'media-timeout':
+        this.log.warn({ side: e.side }, 'call: media timeout');
+        this.release(`media timeout on ${leg} leg`);
+        break;
+      case 'media-latched':
+        this.log.debug({ side: e.side, address: e.address }, 'call: media latched');
+        break;
+      case 'dtls-closed':
+        this.log.info({ side: e.side }, 'call: peer closed DTLS');
+        break;
+    }
+  }
+
+  /** Ends both legs with BYE carrying a Reason (an SBC-initiated release). */
+  release(text: string): void {
+    if (this.ended) return;
+    const headers = { Reason: sipReason(488, text) };
+    for (const d of [this.uas, this.uac]) if (d) destroyDialog(d, headers);
+    this.end(text);
+  }
+
+  /** Tears down the other leg (if it still exists) and the pipeline. */
+  end(reason: EndReason, by?: 'a' | 'b', _msg?: Srf.SrfRequest): void {
+    if (this.ended) return;
+    this.ended = true;
+    const other = by === 'a' ? this.uac : by === 'b' ? this.uas : undefined;
+    if (other) destroyDialog(other);
+    const stats = this.pipeline.close();
+    this.log.info({ reason, durationMs: Date.now() - this.startedAt, stats: stats && summarize(stats) }, 'call: ended');
+    this.ctx.onEnd(this);
+  }
+
+  get isEnded(): boolean {
+    return this.ended;
+  }
+
+  realm(side: 'a' | 'b'): RealmConfig {
+    return side === 'a' ? this.route.source : this.route.target;
+  }
+}
+
+/** BYE a dialog if it is still up; srf returns a promise when no callback is given. */
+function destroyDialog(d: Srf.Dialog, headers?: Record<string, string>): void {
+  if ((d as unknown as { connected?: boolean }).connected === false) return;
+  try {
+    const r = (d.destroy as (opts?: { headers: Record<string, string> }) => unknown)(headers ? { headers } : undefined);
+    if (r && typeof (r as Promise<unknown>).catch === 'function') (r as Promise<unknown>).catch(() => undefined);
+  } catch {
+    /* already gone */
+  }
+}
+
+function summarize(s: ReturnType<Pipeline['stats']>) {
+  const leg = (l: typeof s.a) => ({ in: l.packetsIn, out: l.packetsOut, profile: l.profile, handshakes: l.handshakes, drops: Object.fromEntries(Object.entries(l.drops).filter(([, n]) => n > 0)) });
+  return { a: leg(s.a), b: leg(s.b) };
+}

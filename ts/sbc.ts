@@ -1,0 +1,116 @@
+/**
+ * Starting and stopping the whole SBC: media engine, SIP engine (embedded
+ * child process, or an external drachtio-server), drachtio-srf and the app.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import Srf from 'drachtio-srf';
+
+import { SbcApp } from './b2bua/app';
+import { Router } from './b2bua/routing';
+import type { SbcConfig } from './config';
+import { MediaEngine } from './media';
+import { createLogger, type Logger } from './ops/log';
+import { startEmbeddedSipEngine, type EmbeddedSipEngine, type SipListen } from './sip';
+
+export interface RunningSbc {
+  config: SbcConfig;
+  engine: MediaEngine;
+  srf: Srf;
+  app: SbcApp;
+  sipEngine?: EmbeddedSipEngine;
+  /** The SIP listen addresses actually bound, per realm (port 0 resolved). */
+  sipListen: Record<string, SipListen[]>;
+  log: Logger;
+  stop(): Promise<void>;
+}
+
+export async function startSbc(config: SbcConfig, log: Logger = createLogger(config.log.level)): Promise<RunningSbc> {
+  const m = config.media;
+  const cert = m.certificate ? { certPem: readFileSync(m.certificate.cert, 'utf8'), keyPem: readFileSync(m.certificate.key, 'utf8') } : {};
+  const engine = new MediaEngine({
+    bindAddress: m.bindAddress,
+    portMin: m.portMin,
+    portMax: m.portMax,
+    workers: m.workers || undefined,
+    mtu: m.mtu,
+    handshakeTimeoutMs: m.handshakeTimeoutMs,
+    certRotationSecs: Math.round(m.certRotationHours * 3600),
+    mediaTimeoutSecs: m.mediaTimeoutSecs,
+    ...cert,
+  });
+  log.info({ versions: MediaEngine.versions(), ports: `${m.bindAddress}:${m.portMin}-${m.portMax}` }, 'media engine started');
+
+  let sipEngine: EmbeddedSipEngine | undefined;
+  let control: { host: string; port: number; secret: string };
+  const sipListen: Record<string, SipListen[]> = {};
+  const boundPorts = new Map<string, number>();
+  try {
+    if (config.sip.engine === 'external') {
+      const ext = config.sip.external!;
+      control = { host: ext.host, port: ext.port, secret: ext.secret };
+      for (const r of config.realms) sipListen[r.name] = r.sip.listen;
+    } else {
+      const emb = config.sip.embedded;
+      const wanted = config.realms.flatMap((r) => r.sip.listen.map((l) => ({ realm: r.name, ...l })));
+      const sipLog = log.child({ component: 'sip-engine' });
+      sipEngine = await startEmbeddedSipEngine({
+        listen: wanted.map(({ transport, address, port }) => ({ transport, address, port })),
+        secret: emb.secret ?? randomBytes(18).toString('base64url'),
+        controlPort: emb.controlPort,
+        tls: emb.tls,
+        timers: emb.timers,
+        onLog: ({ level, msg, ts: _ts, ...fields }) => sipLog[level === "error" || level === "warn" || level === "debug" ? level : "info"](fields, msg),
+      });
+      wanted.forEach((w, i) => {
+        const bound = sipEngine!.sipListen[i] ?? w;
+        (sipListen[w.realm] ??= []).push(bound);
+        boundPorts.set(`${w.realm}/${w.transport}/${w.address}`, bound.port);
+      });
+      control = { host: sipEngine.controlHost, port: sipEngine.controlPort, secret: sipEngine.secret };
+    }
+  } catch (err) {
+    engine.shutdown();
+    throw err;
+  }
+
+  const srf = new Srf();
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: Error) => reject(new Error(`cannot connect to the SIP engine at ${control.host}:${control.port}: ${err.message}`));
+    srf.once('error', onError);
+    srf.once('connect', () => {
+      srf.removeListener('error', onError);
+      resolve();
+    });
+    srf.connect({ host: control.host, port: control.port, secret: control.secret });
+  }).catch(async (err) => {
+    await sipEngine?.stop();
+    engine.shutdown();
+    throw err;
+  });
+  srf.on('error', (err: Error) => log.error({ err }, 'drachtio connection error'));
+
+  const app = new SbcApp({ srf, engine, router: new Router(config), log, advertiseAddress: m.advertiseAddress, boundPorts });
+  app.attach();
+  log.info({ sip: sipListen, engine: config.sip.engine }, 'SBC ready');
+
+  let stopped = false;
+  return {
+    config,
+    engine,
+    srf,
+    app,
+    sipEngine,
+    sipListen,
+    log,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      app.stopAccepting();
+      for (const call of [...app.calls.values()]) call.release('SBC shutting down');
+      srf.disconnect();
+      await sipEngine?.stop();
+      engine.shutdown();
+    },
+  };
+}

@@ -1,0 +1,176 @@
+/**
+ * Starts the embedded SIP engine (native/sip, binary `esbc-sip`) as a child
+ * process and waits for its ready line. drachtio-srf then connects to
+ * `{controlHost, controlPort, secret}` exactly as it would to an external
+ * drachtio-server.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import * as readline from 'node:readline';
+
+export type SipTransport = 'udp' | 'tcp' | 'tls';
+
+export interface SipListen {
+  transport: SipTransport;
+  address: string;
+  /** 0 lets the OS pick; the chosen port is reported in `sipListen`. */
+  port: number;
+}
+
+export interface EmbeddedSipEngineOptions {
+  listen: SipListen[];
+  /** Secret drachtio-srf must present; required. */
+  secret: string;
+  /** Control (drachtio protocol) address; loopback by default. */
+  controlAddress?: string;
+  /** Control port; 0 (default) lets the OS pick. */
+  controlPort?: number;
+  tls?: { cert: string; key: string };
+  timers?: { t1Ms?: number; t2Ms?: number; t4Ms?: number };
+  limits?: {
+    maxMessageBytes?: number;
+    maxTransactions?: number;
+    maxDialogs?: number;
+    idleConnectionSecs?: number;
+  };
+  /** RFC 4028 interval added to outgoing INVITEs that carry none. */
+  sessionTimerSecs?: number;
+  logLevel?: 'error' | 'warn' | 'info' | 'debug';
+  /** Receives each JSON log line of the engine (default: stderr passthrough). */
+  onLog?: (entry: EngineLogEntry) => void;
+  /** Binary path; default $ESBC_SIP_BIN or <package root>/target/release/esbc-sip. */
+  binaryPath?: string;
+  /** How long to wait for the ready line (ms, default 10000). */
+  startTimeoutMs?: number;
+}
+
+export interface EngineLogEntry {
+  level: string;
+  msg: string;
+  [field: string]: unknown;
+}
+
+export interface EmbeddedSipEngine {
+  controlHost: string;
+  controlPort: number;
+  secret: string;
+  sipListen: SipListen[];
+  pid: number;
+  /** Resolves when the process has exited (SIGTERM, then SIGKILL after 3 s). */
+  stop(): Promise<void>;
+}
+
+interface ReadyLine {
+  ready: true;
+  controlAddress: string;
+  controlPort: number;
+  sip: SipListen[];
+}
+
+export function defaultSipBinaryPath(): string {
+  const fromEnv = process.env['ESBC_SIP_BIN'];
+  if (fromEnv) return fromEnv;
+  // dist/index.js or ts/sip/embedded-engine.ts: walk up to the package root.
+  let dir = __dirname;
+  for (let i = 0; i < 5; i++) {
+    if (existsSync(path.join(dir, 'package.json'))) break;
+    dir = path.dirname(dir);
+  }
+  return path.join(dir, 'target', 'release', 'esbc-sip');
+}
+
+function buildConfig(o: EmbeddedSipEngineOptions): Record<string, unknown> {
+  return {
+    listen: o.listen,
+    tls: o.tls,
+    control: { address: o.controlAddress ?? '127.0.0.1', port: o.controlPort ?? 0, secret: o.secret },
+    timers: o.timers ?? {},
+    limits: o.limits ?? {},
+    sessionTimerSecs: o.sessionTimerSecs,
+    logLevel: o.logLevel ?? 'info',
+  };
+}
+
+const live = new Set<ChildProcess>();
+let exitHookInstalled = false;
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  // The binary also sets PR_SET_PDEATHSIG; this covers normal exits.
+  process.on('exit', () => {
+    for (const c of live) c.kill('SIGKILL');
+  });
+}
+
+export function startEmbeddedSipEngine(options: EmbeddedSipEngineOptions): Promise<EmbeddedSipEngine> {
+  if (!options.secret) return Promise.reject(new Error('startEmbeddedSipEngine: secret is required'));
+  if (!options.listen.length) return Promise.reject(new Error('startEmbeddedSipEngine: listen must not be empty'));
+  const bin = options.binaryPath ?? defaultSipBinaryPath();
+  const child = spawn(bin, ['--config-json', JSON.stringify(buildConfig(options))], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  live.add(child);
+  installExitHook();
+  const onLog =
+    options.onLog ??
+    ((e: EngineLogEntry): void => {
+      process.stderr.write(JSON.stringify({ component: 'esbc-sip', ...e }) + '\n');
+    });
+  readline.createInterface({ input: child.stderr! }).on('line', (line) => {
+    try {
+      onLog(JSON.parse(line) as EngineLogEntry);
+    } catch {
+      onLog({ level: 'info', msg: line });
+    }
+  });
+  const exited = new Promise<void>((resolve) => {
+    child.once('exit', () => {
+      live.delete(child);
+      resolve();
+    });
+  });
+
+  return new Promise<EmbeddedSipEngine>((resolve, reject) => {
+    let settled = false;
+    const fail = (err: Error): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      child.kill('SIGKILL');
+      reject(err);
+    };
+    const timer = setTimeout(
+      () => fail(new Error(`esbc-sip did not become ready within ${options.startTimeoutMs ?? 10000} ms`)),
+      options.startTimeoutMs ?? 10000,
+    );
+    child.once('error', (err) => fail(new Error(`cannot start esbc-sip (${bin}): ${err.message}`)));
+    child.once('exit', (code, signal) => fail(new Error(`esbc-sip exited before ready (code ${code}, signal ${signal})`)));
+    readline.createInterface({ input: child.stdout! }).on('line', (line) => {
+      if (settled) return;
+      let ready: ReadyLine;
+      try {
+        ready = JSON.parse(line) as ReadyLine;
+      } catch {
+        return;
+      }
+      if (ready.ready !== true) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve({
+        controlHost: ready.controlAddress,
+        controlPort: ready.controlPort,
+        secret: options.secret,
+        sipListen: ready.sip,
+        pid: child.pid ?? -1,
+        stop: async (): Promise<void> => {
+          if (child.exitCode !== null || child.signalCode !== null) return;
+          child.kill('SIGTERM');
+          const kill = setTimeout(() => child.kill('SIGKILL'), 3000);
+          await exited;
+          clearTimeout(kill);
+        },
+      });
+    });
+  });
+}
