@@ -65,6 +65,14 @@ test('answer setup:passive -> SBC active; missing setup -> taken as active (SBC 
   assert.equal(sdp.applyAnswer(sdp.parseSdp(dtlsAnswer({ setup: '' })), planB).dtlsRole, 'passive');
 });
 
+test('an actpass answer to a re-offer keeps the established role (baresip 1.0 does this)', () => {
+  const { planB } = start();
+  const established = sdp.applyAnswer(sdp.parseSdp(dtlsAnswer({ setup: 'a=setup:passive' })), planB);
+  assert.equal(established.dtlsRole, 'active');
+  const reAnswered = sdp.applyAnswer(sdp.parseSdp(dtlsAnswer({ setup: 'a=setup:actpass' })), established);
+  assert.equal(reAnswered.dtlsRole, 'active');
+});
+
 test('answer setup:actpass / holdconn, missing fingerprint, wrong protocol -> 488', () => {
   const { planB } = start();
   assertSdpError(() => sdp.applyAnswer(sdp.parseSdp(dtlsAnswer({ setup: 'a=setup:actpass' })), planB), 488,

@@ -22,11 +22,14 @@ import {
   planOffer,
   resolveSecurity,
   SdpError,
+  type AnswerOptions,
   type LegPlan,
+  type OfferOptions,
   type ParsedSdp,
   type SdpOrigin,
 } from '../sdp';
 import { CallRejection, sipReason } from './reason';
+import { relayReinvite } from './reinvite';
 import type { RouteDecision } from './routing';
 
 export interface CallContext {
@@ -39,6 +42,7 @@ export interface CallContext {
 }
 
 export interface LegState {
+  /** The latest negotiated plan; passed as `previous` on re-offers so roles and keys stay stable. */
   plan: LegPlan;
   origin: SdpOrigin;
   /** The last SDP this leg's peer sent. */
@@ -46,6 +50,17 @@ export interface LegState {
 }
 
 export type EndReason = string;
+export type Side = 'a' | 'b';
+
+/** How the SBC answers offers from a realm's parties. */
+export function answerOptions(realm: RealmConfig): AnswerOptions {
+  return { actpassAnswer: realm.media.actpassAnswer };
+}
+
+/** How the SBC offers toward a realm's parties. */
+export function offerOptions(realm: RealmConfig): OfferOptions {
+  return { avpf: realm.media.avpf, fingerprintHash: realm.media.fingerprintHash };
+}
 
 export class Call {
   readonly id: string;
@@ -56,6 +71,8 @@ export class Call {
   uas?: Srf.Dialog;
   uac?: Srf.Dialog;
   private ended = false;
+  /** A re-INVITE is being relayed (glare: the other side gets 491). */
+  reinvitePending = false;
   readonly startedAt = Date.now();
   answeredAt?: number;
 
@@ -68,13 +85,8 @@ export class Call {
   ) {
     this.id = callId;
     this.log = ctx.log.child({ callId, from: route.source.name, to: route.target.name });
-    const source = route.source.media;
-    const target = route.target.media;
-    const planA = planAnswer(offerA, source.security, { actpassAnswer: source.actpassAnswer });
-    const planB = planOffer(offerA, resolveSecurity(target.security, planA.security), {
-      avpf: target.avpf,
-      fingerprintHash: target.fingerprintHash,
-    });
+    const planA = planAnswer(offerA, route.source.media.security, answerOptions(route.source));
+    const planB = planOffer(offerA, resolveSecurity(route.target.media.security, planA.security), offerOptions(route.target));
     try {
       this.pipeline = ctx.engine.createPipeline({ a: legSpecFor(planA, offerA), b: legSpecFor(planB) });
     } catch (e) {
@@ -105,6 +117,8 @@ export class Call {
       this.log.info({ setupMs: this.answeredAt - this.startedAt }, 'call: answered');
       uas.on('destroy', (msg?: Srf.SrfRequest) => this.end('caller hung up', 'a', msg));
       uac.on('destroy', (msg?: Srf.SrfRequest) => this.end('callee hung up', 'b', msg));
+      uas.on('modify', (r: Srf.SrfRequest, s: Srf.SrfResponse) => void relayReinvite(this, 'a', r, s));
+      uac.on('modify', (r: Srf.SrfRequest, s: Srf.SrfResponse) => void relayReinvite(this, 'b', r, s));
       if (this.ended) this.end('ended during setup');
     } catch (err) {
       const e = err as { status?: number; message?: string };
@@ -180,8 +194,16 @@ export class Call {
     return this.ended;
   }
 
-  realm(side: 'a' | 'b'): RealmConfig {
+  realm(side: Side): RealmConfig {
     return side === 'a' ? this.route.source : this.route.target;
+  }
+
+  leg(side: Side): LegState {
+    return side === 'a' ? this.a : this.b;
+  }
+
+  dialog(side: Side): Srf.Dialog | undefined {
+    return side === 'a' ? this.uas : this.uac;
   }
 }
 

@@ -206,7 +206,11 @@ export function applyAnswer(answer: ParsedSdp, plan: LegPlan): LegPlan {
     const usable = dtlsChecks(m, 'answer');
     // RFC 5763 makes a=setup mandatory in the answer; a missing one is taken
     // as the RFC 4145 default 'active' (the SBC is then the DTLS server).
-    const setup = m.setup ?? 'active';
+    let setup = m.setup ?? 'active';
+    // Real devices (baresip 1.0 among them) answer a re-offer with actpass.
+    // With a role already established that can only mean "keep it"; in an
+    // initial answer it stays an error (nobody would know who is client).
+    if (setup === 'actpass' && plan.dtlsRole) setup = plan.dtlsRole === 'active' ? 'passive' : 'active';
     if (setup !== 'active' && setup !== 'passive') throw notAcceptable(`DTLS-SRTP answer with a=setup:${setup}`);
     const role = roleOpposite(setup);
     if (plan.setup !== 'actpass' && plan.setup !== undefined && plan.setup !== role) {

@@ -1,0 +1,118 @@
+/**
+ * re-INVITEs during a call (hold, resume, re-keying, address changes): the
+ * offer from one side is planned against that side's previous plan (so the
+ * SBC's DTLS role and fingerprint stay stable, RFC 5763 5 / RFC 8842), relayed
+ * to the other side as a re-offer, and the answer mapped back. The pipeline is
+ * updated only once both sides agreed; a failure leaves the call as it was.
+ */
+import type Srf from 'drachtio-srf';
+
+import {
+  applyAnswer,
+  buildAnswer,
+  buildOffer,
+  legUpdateFor,
+  parseSdp,
+  planAnswer,
+  planOffer,
+  SdpError,
+} from '../sdp';
+import { answerOptions, offerOptions, type Call, type Side } from './call';
+import { sipReason } from './reason';
+
+/** RFC 3261 14.1 back-off before retrying a re-INVITE that got 491. */
+function glareBackoffMs(ownsCallId: boolean): number {
+  return ownsCallId ? 2100 + Math.random() * 1900 : Math.random() * 2000;
+}
+
+const MAX_GLARE_RETRIES = 2;
+
+export async function relayReinvite(call: Call, from: Side, req: Srf.SrfRequest, res: Srf.SrfResponse): Promise<void> {
+  const to: Side = from === 'a' ? 'b' : 'a';
+  const log = call.log.child({ reinviteFrom: from });
+  if (call.reinvitePending) {
+    log.info('re-INVITE glare: answering 491');
+    res.send(491, { headers: { Reason: sipReason(491, 'another re-INVITE is in progress on this call') } });
+    return;
+  }
+  call.reinvitePending = true;
+  try {
+    if (!req.body) {
+      await answerOfferless(call, from, res);
+      return;
+    }
+    const offer = parseSdp(req.body);
+    const fromLeg = call.leg(from);
+    const toLeg = call.leg(to);
+    const planFrom = planAnswer(offer, call.realm(from).media.security, answerOptions(call.realm(from)), fromLeg.plan);
+    let planTo = planOffer(offer, toLeg.plan.security, offerOptions(call.realm(to)), toLeg.plan);
+    const reoffer = buildOffer(offer, planTo, call.local(to), toLeg.origin);
+    const target = call.dialog(to);
+    if (!target) throw new SdpError(500, 'other leg not established');
+    const answerSdp = await modifyWithGlareRetry(target, reoffer.sdp, to === 'b', log);
+    const answer = parseSdp(answerSdp);
+    planTo = applyAnswer(answer, planTo);
+    const reply = buildAnswer(offer, answer, planFrom, call.local(from), fromLeg.origin);
+    call.pipeline.update(to, legUpdateFor(planTo, answer));
+    call.pipeline.update(from, legUpdateFor(planFrom, offer));
+    Object.assign(toLeg, { plan: planTo, origin: reoffer.origin, remote: answer });
+    Object.assign(fromLeg, { plan: planFrom, origin: reply.origin, remote: offer });
+    res.send(200, { body: reply.sdp });
+    log.info({ direction: { [from]: offer.media[planFrom.mediaIndex]?.direction, [to]: answer.media[planTo.mediaIndex]?.direction } }, 're-INVITE relayed');
+  } catch (err) {
+    const status = err instanceof SdpError ? err.status : ((err as { status?: number }).status ?? 500);
+    const text = err instanceof SdpError ? err.reason : `re-INVITE failed on the other leg: ${(err as Error).message}`;
+    log.warn({ status, reason: text }, 're-INVITE rejected');
+    res.send(status, { headers: { Reason: sipReason(status, text) } });
+  } finally {
+    call.reinvitePending = false;
+  }
+}
+
+async function modifyWithGlareRetry(d: Srf.Dialog, sdp: string, ownsCallId: boolean, log: Call['log']): Promise<string> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await d.modify(sdp);
+    } catch (err) {
+      if ((err as { status?: number }).status !== 491 || attempt >= MAX_GLARE_RETRIES) throw err;
+      const wait = glareBackoffMs(ownsCallId);
+      log.info({ waitMs: Math.round(wait) }, 're-INVITE got 491: retrying after back-off');
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+}
+
+/**
+ * A re-INVITE without SDP asks the SBC for an offer: it offers its current
+ * session toward that side (same ports, fingerprint and established DTLS
+ * role; the other side's current codecs and direction) in the 200 and takes
+ * the answer from the ACK. The other side is not disturbed.
+ */
+async function answerOfferless(call: Call, from: Side, res: Srf.SrfResponse): Promise<void> {
+  const leg = call.leg(from);
+  const other = call.leg(from === 'a' ? 'b' : 'a');
+  if (!other.remote) throw new SdpError(500, 'no current session to offer');
+  let plan = planOffer(other.remote, leg.plan.security, offerOptions(call.realm(from)), leg.plan);
+  const offer = buildOffer(other.remote, plan, call.local(from), leg.origin);
+  const dialog = call.dialog(from);
+  if (!dialog) throw new SdpError(500, 'leg not established');
+  const ack = new Promise<Srf.SrfRequest>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('no ACK for the offer in a 200 OK')), 32_000);
+    // srf's typings call the ACK a response; it is the ACK request.
+    dialog.once('ack', (r: unknown) => {
+      clearTimeout(timer);
+      resolve(r as Srf.SrfRequest);
+    });
+  });
+  res.send(200, { body: offer.sdp });
+  const ackReq = await ack;
+  if (!ackReq.body) {
+    call.log.warn('offerless re-INVITE: ACK carried no answer; session unchanged');
+    return;
+  }
+  const answer = parseSdp(ackReq.body);
+  plan = applyAnswer(answer, plan);
+  call.pipeline.update(from, legUpdateFor(plan, answer));
+  Object.assign(leg, { plan, origin: offer.origin, remote: answer });
+  call.log.info({ side: from }, 'offerless re-INVITE: answer taken from the ACK');
+}
