@@ -9,7 +9,7 @@ import Srf from 'drachtio-srf';
 import { SbcApp } from './b2bua/app';
 import { Router } from './b2bua/routing';
 import type { SbcConfig } from './config';
-import { MediaEngine } from './media';
+import { loadMusicWav, MediaEngine } from './media';
 import { createLogger, type Logger } from './ops/log';
 import { startEmbeddedSipEngine, type EmbeddedSipEngine, type SipListen } from './sip';
 
@@ -39,6 +39,16 @@ export async function startSbc(config: SbcConfig, log: Logger = createLogger(con
     mediaTimeoutSecs: m.mediaTimeoutSecs,
     ...cert,
   });
+  if (m.mohFile) {
+    try {
+      const music = loadMusicWav(m.mohFile);
+      engine.setMusic(music);
+      log.info({ file: m.mohFile, seconds: music.seconds }, 'music on hold loaded');
+    } catch (err) {
+      engine.shutdown();
+      throw new Error(`media.mohFile: ${(err as Error).message}`);
+    }
+  }
   log.info({ versions: MediaEngine.versions(), ports: `${m.bindAddress}:${m.portMin}-${m.portMax}` }, 'media engine started');
 
   let sipEngine: EmbeddedSipEngine | undefined;

@@ -99,3 +99,58 @@ test('hold and resume from each side keep the DTLS association and the audio', a
   assert.ok(byCaller.ok, `caller hears 880 Hz after resume: ${byCaller.reason}`);
   assert.ok(byCallee.ok, `callee hears 440 Hz after resume: ${byCallee.reason}`);
 });
+
+test('local music on hold: the held party hears the music, then the caller again after resume', async (t) => {
+  const os = require('node:os');
+  const path = require('node:path');
+  const fs = require('node:fs');
+  const { writeToneWav } = require('../helpers/wav');
+  const moh = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'esbc-moh-')), 'moh.wav');
+  writeToneWav(moh, { freq: 660, seconds: 3 });
+  const callee = await startBaresip({ name: 'held', toneHz: 880, mediaenc: null });
+  t.after(() => callee.cleanup());
+  const caller = await startBaresip({ name: 'holder', toneHz: 440, mediaenc: 'dtls_srtp' });
+  t.after(() => caller.cleanup());
+  const calleePort = new URL(callee.uri.replace('sip:', 'http://')).port;
+  const sbc = await startTestSbc({
+    realms: [
+      { name: 'secure', security: 'dtls-srtp' },
+      { name: 'plain', security: 'rtp', nextHop: `sip:127.0.0.1:${calleePort}`, media: { moh: 'local' } },
+    ],
+    media: { portMin: 45500, portMax: 45999, mohFile: moh },
+  });
+  t.after(() => sbc.stop());
+  await caller.dial(sbc.uri('held', 'secure'));
+  await caller.waitEvent('CALL_MENC', 10000);
+  await reinviteDone(caller);
+  await callee.waitHeard(1.5);
+  const [call] = [...sbc.app.calls.values()];
+
+  await caller.hold();
+  await reinviteDone(caller);
+  const h0 = callee.heardSeconds();
+  await waitUntil(() => callee.heardSeconds() - h0 > 2, 8000, 'music heard by the held party');
+  const ssrc = call.pipeline.stats().b.musicSsrc;
+  assert.ok(call.pipeline.stats().b.musicPackets > 80);
+  await caller.resume();
+  await reinviteDone(caller);
+  const r0 = callee.heardSeconds();
+  await waitUntil(() => callee.heardSeconds() - r0 > 2, 8000, 'caller heard after resume');
+  const musicPackets = call.pipeline.stats().b.musicPackets;
+  // A second hold: the music continues the same stream.
+  await caller.hold();
+  await reinviteDone(caller);
+  await waitUntil(() => call.pipeline.stats().b.musicPackets > musicPackets + 20, 5000, 'music again');
+  assert.equal(call.pipeline.stats().b.musicSsrc, ssrc, 'one SSRC for the music across holds');
+  await caller.hangup();
+  await callee.waitEvent('CALL_CLOSED', 5000);
+  await caller.stop();
+  await callee.stop();
+  // The held party's recording from the first hold on: music, then the caller.
+  const files = callee.heardFiles();
+  const fromHold = files[1];
+  const music = toneReport(fromHold, 660, [440, 880], { toSec: 1.8 });
+  const resumed = toneReport(fromHold, 440, [660, 880], { fromSec: 2.6, toSec: 4.2 });
+  assert.ok(music.ok, `held party hears the 660 Hz music: ${music.reason}`);
+  assert.ok(resumed.ok, `then the caller's 440 Hz after resume: ${resumed.reason}`);
+});

@@ -73,6 +73,8 @@ export class Call {
   private ended = false;
   /** A re-INVITE is being relayed (glare: the other side gets 491). */
   reinvitePending = false;
+  /** Music on hold the engine plays toward each side. */
+  readonly music: Partial<Record<Side, 'pcmu' | 'pcma' | 'off'>> = {};
   readonly startedAt = Date.now();
   answeredAt?: number;
 

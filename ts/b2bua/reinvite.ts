@@ -18,6 +18,7 @@ import {
   SdpError,
 } from '../sdp';
 import { answerOptions, offerOptions, type Call, type Side } from './call';
+import { updateMusic } from './moh';
 import { sipReason } from './reason';
 
 /** RFC 3261 14.1 back-off before retrying a re-INVITE that got 491. */
@@ -58,6 +59,7 @@ export async function relayReinvite(call: Call, from: Side, req: Srf.SrfRequest,
     Object.assign(toLeg, { plan: planTo, origin: reoffer.origin, remote: answer });
     Object.assign(fromLeg, { plan: planFrom, origin: reply.origin, remote: offer });
     res.send(200, { body: reply.sdp });
+    updateMusic(call);
     log.info({ direction: { [from]: offer.media[planFrom.mediaIndex]?.direction, [to]: answer.media[planTo.mediaIndex]?.direction } }, 're-INVITE relayed');
   } catch (err) {
     const status = err instanceof SdpError ? err.status : ((err as { status?: number }).status ?? 500);
@@ -114,5 +116,6 @@ async function answerOfferless(call: Call, from: Side, res: Srf.SrfResponse): Pr
   plan = applyAnswer(answer, plan);
   call.pipeline.update(from, legUpdateFor(plan, answer));
   Object.assign(leg, { plan, origin: offer.origin, remote: answer });
+  updateMusic(call);
   call.log.info({ side: from }, 'offerless re-INVITE: answer taken from the ACK');
 }

@@ -81,6 +81,8 @@ export const configSchema = z
         certificate: z.strictObject({ cert: z.string(), key: z.string() }).optional(),
         certRotationHours: z.number().min(0).default(24),
         mediaTimeoutSecs: z.number().int().min(0).default(60),
+        /** WAV file played to held parties in realms with moh: local. */
+        mohFile: z.string().optional(),
       })
       .default({ bindAddress: '127.0.0.1', portMin: 30000, portMax: 39999, workers: 0, mtu: 1200, handshakeTimeoutMs: 30000, certRotationHours: 24, mediaTimeoutSecs: 60 }),
     realms: z.array(realmSchema).min(1),
@@ -114,6 +116,11 @@ export const configSchema = z
     if (cfg.sip.engine === 'external' && !cfg.sip.external) {
       ctx.addIssue({ code: 'custom', path: ['sip', 'external'], message: 'required when sip.engine is external' });
     }
+    cfg.realms.forEach((r, i) => {
+      if (r.media.moh === 'local' && !cfg.media.mohFile) {
+        ctx.addIssue({ code: 'custom', path: ['realms', i, 'media', 'moh'], message: 'moh: local needs media.mohFile' });
+      }
+    });
     if (cfg.media.portMax <= cfg.media.portMin + 4) {
       ctx.addIssue({ code: 'custom', path: ['media', 'portMax'], message: 'must leave room for at least two port pairs above portMin' });
     }

@@ -64,6 +64,11 @@ export class MediaEngine extends EventEmitter<MediaEngineEvents> {
     return call(() => this.native.currentFingerprint(hash));
   }
 
+  /** Audio for music on hold (8 kHz G.711), used by calls created afterwards. */
+  setMusic(music: { pcmu: Buffer; pcma: Buffer }): void {
+    call(() => this.native.setMusic(music.pcmu, music.pcma));
+  }
+
   rotateCertificate(): void {
     call(() => this.native.rotateCertificate());
   }

@@ -2,3 +2,4 @@ export { MediaEngine, Pipeline } from './engine';
 export { MediaEngineError } from './errors';
 export type { MediaErrorCode } from './errors';
 export type * from './types';
+export { loadMusicWav, decodeWav, linearToAlaw, linearToUlaw, type EncodedMusic } from './g711';

@@ -51,7 +51,11 @@ type SecurityUpdate =
   | { kind: 'sdes-srtp'; localKey: SdesKey; remoteKey?: SdesKey };
 
 /** A change from a re-offer or answer; absent fields keep their value. */
-export type LegUpdate = SecurityUpdate & Omit<RemoteMedia, 'fingerprintHash'>;
+export type LegUpdate = SecurityUpdate &
+  Omit<RemoteMedia, 'fingerprintHash'> & {
+    /** Music on hold generated toward this leg (needs MediaEngine.setMusic). */
+    music?: 'pcmu' | 'pcma' | 'off';
+  };
 
 export interface LocalLeg {
   address: string;
@@ -91,6 +95,9 @@ export interface LegStats {
   profile?: SrtpProfileName;
   latched?: string;
   direction: Direction;
+  /** Music-on-hold packets sent to this leg; one SSRC for the whole call. */
+  musicPackets: number;
+  musicSsrc?: number;
 }
 
 export interface PipelineStats {

@@ -13,6 +13,7 @@ use crate::dtls::{DtlsConfig, DtlsContext};
 use crate::fingerprint::{Fingerprint, HashAlg};
 use crate::identity::DtlsIdentity;
 use crate::leg::{LegSpec, LegUpdate, Side};
+use crate::music::MusicSource;
 use crate::pipeline::Pipeline;
 use crate::ports::PortAllocator;
 use crate::worker::{Command, EngineEvent, PipelineStats, WorkerHandle};
@@ -106,6 +107,7 @@ pub struct Engine {
     events_rx: Receiver<EngineEvent>,
     dropped_events: Arc<AtomicU64>,
     rotations: AtomicU64,
+    music: RwLock<Option<Arc<MusicSource>>>,
     stop_rotation: Mutex<Option<Sender<()>>>,
 }
 
@@ -135,6 +137,7 @@ impl Engine {
             events_rx,
             dropped_events,
             rotations: AtomicU64::new(0),
+            music: RwLock::new(None),
             stop_rotation: Mutex::new(None),
         });
         if let (Some(every), CertSource::Generate) = (config.cert_rotation, &config.cert) {
@@ -167,6 +170,15 @@ impl Engine {
         self.dtls.read().unwrap().identity().fingerprint(hash).clone()
     }
 
+    /// The audio new calls can play as music on hold (8 kHz PCMU and PCMA).
+    pub fn set_music(&self, pcmu: Vec<u8>, pcma: Vec<u8>) -> Result<(), EngineError> {
+        if pcmu.len() < crate::music::FRAME || pcma.len() < crate::music::FRAME {
+            return Err(EngineError::InvalidSpec("music must be at least 20 ms of audio".into()));
+        }
+        *self.music.write().unwrap() = Some(Arc::new(MusicSource { pcmu, pcma }));
+        Ok(())
+    }
+
     /// New calls get a new certificate; live calls keep theirs.
     pub fn rotate_certificate(&self) -> Result<(), EngineError> {
         let identity = make_identity(&self.config.cert)?;
@@ -179,7 +191,8 @@ impl Engine {
     pub fn create_pipeline(&self, a: LegSpec, b: LegSpec, hashes: [HashAlg; 2]) -> Result<CreatedPipeline, EngineError> {
         let ctx = self.dtls.read().unwrap().clone();
         let now = Instant::now();
-        let pipeline = Pipeline::new(a, b, &ctx, self.config.media_timeout, now).map_err(EngineError::InvalidSpec)?;
+        let music = self.music.read().unwrap().clone();
+        let pipeline = Pipeline::new(a, b, &ctx, self.config.media_timeout, music, now).map_err(EngineError::InvalidSpec)?;
         let ((pa, sa), (pb, sb)) = {
             let mut ports = self.ports.lock().unwrap();
             let first = ports.allocate().ok_or(EngineError::PortsExhausted)?;

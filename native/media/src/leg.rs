@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use crate::dtls::{DtlsContext, DtlsEndpoint, DtlsEvent, DtlsFailure, DtlsRole, DtlsState, SrtpKeys};
 use crate::fingerprint::Fingerprint;
+use crate::music::{MusicSource, MusicState};
 use crate::packet::{self, PacketKind};
 use crate::srtp::{SrtpContext, SrtpDirection, SrtpError, SrtpProfile};
 use crate::stats::{DropReason, LegStats};
@@ -110,6 +111,8 @@ pub struct LegUpdate {
     pub rtcp_mux: Option<bool>,
     pub direction: Option<Direction>,
     pub security: Option<LegSecurity>,
+    /// Music on hold toward this leg: Some(Some(pt)) plays (0 PCMU, 8 PCMA), Some(None) stops.
+    pub music: Option<Option<u8>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,6 +142,9 @@ pub struct Leg {
     pub stats: LegStats,
     pub last_rx: Option<Instant>,
     pub timeout_reported: bool,
+    /// When relayed RTP last went out to this leg (music yields to real media).
+    pub last_rtp_out: Option<Instant>,
+    pub music: Option<MusicState>,
 }
 
 impl Leg {
@@ -160,6 +166,8 @@ impl Leg {
             stats: LegStats::default(),
             last_rx: None,
             timeout_reported: false,
+            last_rtp_out: None,
+            music: None,
         };
         leg.apply_security(spec.security, dtls_ctx, now)?;
         Ok(leg)
@@ -193,7 +201,25 @@ impl Leg {
         self.dtls_peer.or(self.latched_rtp).or(self.remote_rtp)
     }
 
-    pub fn update(&mut self, u: LegUpdate, dtls_ctx: &DtlsContext, now: Instant) -> Result<(), String> {
+    pub fn update(
+        &mut self,
+        u: LegUpdate,
+        dtls_ctx: &DtlsContext,
+        music: Option<&std::sync::Arc<MusicSource>>,
+        now: Instant,
+    ) -> Result<(), String> {
+        if let Some(pt) = u.music {
+            match (pt, music, self.music.as_mut()) {
+                (_, _, Some(m)) => m.set(pt, now),
+                (Some(_), Some(src), None) => {
+                    let mut m = MusicState::new(src.clone());
+                    m.set(pt, now);
+                    self.music = Some(m);
+                }
+                (Some(_), None, None) => return Err("no music-on-hold source is configured".into()),
+                (None, _, None) => {}
+            }
+        }
         if let Some(addr) = u.remote_rtp {
             if addr != self.remote_rtp {
                 // A new address in SDP: learn the source again (re-latch).

@@ -10,6 +10,7 @@ pub mod engine;
 pub mod fingerprint;
 pub mod identity;
 pub mod leg;
+pub mod music;
 pub mod packet;
 pub mod pipeline;
 pub mod ports;

@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 use crate::dtls::{DtlsContext, DtlsFailure};
 use crate::fingerprint::Fingerprint;
 use crate::leg::{Component, Leg, LegEvent, LegSpec, LegUpdate, Side};
+use crate::music::MusicSource;
+use std::sync::Arc;
 use crate::packet::{self, PacketKind};
 use crate::srtp::SrtpProfile;
 use crate::stats::DropReason;
@@ -29,11 +31,55 @@ pub trait Io {
 pub struct Pipeline {
     legs: [Leg; 2],
     media_timeout: Duration,
+    music: Option<Arc<MusicSource>>,
 }
 
+/// Real media relayed to a leg within this window silences generated music
+/// (a holder that streams its own music is relayed, not overridden).
+const MUSIC_YIELD: Duration = Duration::from_millis(100);
+
 impl Pipeline {
-    pub fn new(a: LegSpec, b: LegSpec, ctx: &DtlsContext, media_timeout: Duration, now: Instant) -> Result<Pipeline, String> {
-        Ok(Pipeline { legs: [Leg::new(a, ctx, now)?, Leg::new(b, ctx, now)?], media_timeout })
+    pub fn new(
+        a: LegSpec,
+        b: LegSpec,
+        ctx: &DtlsContext,
+        media_timeout: Duration,
+        music: Option<Arc<MusicSource>>,
+        now: Instant,
+    ) -> Result<Pipeline, String> {
+        Ok(Pipeline { legs: [Leg::new(a, ctx, now)?, Leg::new(b, ctx, now)?], media_timeout, music })
+    }
+
+    /// When generated music is next due on any leg.
+    pub fn music_due(&self) -> Option<Instant> {
+        self.legs.iter().filter_map(|l| l.music.as_ref().and_then(|m| m.next_due())).min()
+    }
+
+    /// Sends due music packets (protected like any media toward that leg).
+    pub fn on_music(&mut self, now: Instant, io: &mut dyn Io) {
+        let mut buf = [0u8; 12 + crate::music::FRAME + crate::srtp::SRTP_MAX_TRAILER];
+        for side in [Side::A, Side::B] {
+            let leg = &mut self.legs[side.index()];
+            let yielding = leg.last_rtp_out.is_some_and(|t| now.duration_since(t) < MUSIC_YIELD);
+            let Some(music) = leg.music.as_mut() else { continue };
+            if yielding {
+                // Real media is flowing to this party: skip this frame.
+                if music.next_due().is_some_and(|d| d <= now) {
+                    music.defer(now + crate::music::PTIME);
+                }
+                continue;
+            }
+            let Some(len) = music.next_packet(now, &mut buf) else { continue };
+            match leg.prepare_send(PacketKind::Rtp, &mut buf, len) {
+                Ok((n, comp, dst)) => {
+                    if io.send(side, comp, dst, &buf[..n]) {
+                        leg.stats.packets_out += 1;
+                        leg.stats.bytes_out += n as u64;
+                    }
+                }
+                Err(reason) => leg.stats.drop(reason),
+            }
+        }
     }
 
     pub fn leg(&self, side: Side) -> &Leg {
@@ -52,7 +98,7 @@ impl Pipeline {
     }
 
     pub fn update(&mut self, side: Side, u: LegUpdate, ctx: &DtlsContext, now: Instant, io: &mut dyn Io) -> Result<(), String> {
-        let r = self.legs[side.index()].update(u, ctx, now);
+        let r = self.legs[side.index()].update(u, ctx, self.music.as_ref(), now);
         self.flush_dtls(side, now, io);
         r
     }
@@ -120,6 +166,9 @@ impl Pipeline {
         match to.prepare_send(kind, buf, plain) {
             Ok((n, out_comp, dst)) => {
                 if io.send(side.other(), out_comp, dst, &buf[..n]) {
+                    if kind == PacketKind::Rtp {
+                        to.last_rtp_out = Some(now);
+                    }
                     to.stats.packets_out += 1;
                     to.stats.bytes_out += n as u64;
                     if kind == PacketKind::Rtcp {

@@ -37,6 +37,9 @@ pub struct LegSnapshot {
     pub profile: Option<crate::srtp::SrtpProfile>,
     pub latched: Option<SocketAddr>,
     pub direction: crate::leg::Direction,
+    /// Music-on-hold packets generated toward this leg, and their SSRC.
+    pub music_packets: u64,
+    pub music_ssrc: Option<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -107,6 +110,9 @@ struct Worker {
     free: Vec<usize>,
     generations: Vec<u32>,
     index: std::collections::HashMap<u64, usize>,
+    /// Slots with music on hold playing, and when the next frame is due.
+    music_slots: std::collections::HashSet<usize>,
+    next_music: Option<Instant>,
     recv: RecvBatch,
     out: Output,
     events: Sender<EngineEvent>,
@@ -157,6 +163,8 @@ impl Worker {
             free: Vec::new(),
             generations: Vec::new(),
             index: std::collections::HashMap::new(),
+            music_slots: std::collections::HashSet::new(),
+            next_music: None,
             recv: RecvBatch::new(RECV_BATCH),
             out: Output { batch: SendBatch::new(SEND_BATCH), events: Vec::with_capacity(64), fds: [[-1; 2]; 2], pipeline: 0 },
             events,
@@ -170,7 +178,8 @@ impl Worker {
         let mut next_media_check = Instant::now() + MEDIA_CHECK;
         loop {
             let now = Instant::now();
-            let wait_ms = next_tick.saturating_duration_since(now).as_millis() as i32;
+            let wake_at = self.next_music.map_or(next_tick, |m| m.min(next_tick));
+            let wait_ms = wake_at.saturating_duration_since(now).as_millis() as i32;
             let n = self.epoll.wait(&mut ready, wait_ms.max(0));
             let now = Instant::now();
             for ev in &ready[..n] {
@@ -185,6 +194,9 @@ impl Worker {
                 } else {
                     self.on_readable(t, now);
                 }
+            }
+            if self.next_music.is_some_and(|m| m <= now) {
+                self.on_music(now);
             }
             if now >= next_tick {
                 next_tick = now + TICK;
@@ -251,7 +263,9 @@ impl Worker {
                             let slot = self.slots[i].as_mut().expect("found slot");
                             self.out.fds = slot.fds;
                             self.out.pipeline = id;
-                            slot.pipeline.update(side, update, &slot.ctx, now, &mut self.out)
+                            let r = slot.pipeline.update(side, update, &slot.ctx, now, &mut self.out);
+                            self.track_music(i);
+                            r
                         }
                         None => Err(format!("no pipeline {id}")),
                     };
@@ -276,6 +290,39 @@ impl Worker {
             }
         }
         true
+    }
+
+    /// Keeps the set of slots playing music and the next due time current.
+    fn track_music(&mut self, idx: usize) {
+        match self.slots.get(idx).and_then(|s| s.as_ref()).and_then(|s| s.pipeline.music_due()) {
+            Some(_) => {
+                self.music_slots.insert(idx);
+            }
+            None => {
+                self.music_slots.remove(&idx);
+            }
+        }
+        self.next_music = self
+            .music_slots
+            .iter()
+            .filter_map(|i| self.slots[*i].as_ref().and_then(|s| s.pipeline.music_due()))
+            .min();
+    }
+
+    fn on_music(&mut self, now: Instant) {
+        let playing: Vec<usize> = self.music_slots.iter().copied().collect();
+        for idx in playing {
+            if let Some(slot) = self.slots[idx].as_mut() {
+                self.out.fds = slot.fds;
+                self.out.pipeline = slot.id;
+                slot.pipeline.on_music(now, &mut self.out);
+            }
+        }
+        self.next_music = self
+            .music_slots
+            .iter()
+            .filter_map(|i| self.slots[*i].as_ref().and_then(|s| s.pipeline.music_due()))
+            .min();
     }
 
     fn find(&self, id: u64) -> Option<usize> {
@@ -310,6 +357,7 @@ impl Worker {
     fn remove(&mut self, idx: usize, now: Instant) -> PipelineStats {
         let mut slot = self.slots[idx].take().expect("live slot");
         self.index.remove(&slot.id);
+        self.music_slots.remove(&idx);
         self.out.fds = slot.fds;
         self.out.pipeline = slot.id;
         slot.pipeline.close(now, &mut self.out);
@@ -342,6 +390,8 @@ pub fn snapshot(p: &Pipeline) -> PipelineStats {
             profile: l.profile(),
             latched: l.latched(),
             direction: l.direction(),
+            music_packets: l.music.as_ref().map_or(0, |m| m.packets),
+            music_ssrc: l.music.as_ref().map(|m| m.ssrc()),
         }
     };
     PipelineStats { legs: [leg(Side::A), leg(Side::B)] }

@@ -174,7 +174,14 @@ pub fn leg_update(u: LegUpdateJs) -> Result<LegUpdate, String> {
         Some(k) => Some(security(k, u.role.as_deref(), &u.remote_fingerprints, &u.local_key, &u.remote_key)?),
         None => None,
     };
-    Ok(LegUpdate { remote_rtp, remote_rtcp, rtcp_mux: u.rtcp_mux, direction: direction(u.direction.as_deref())?, security })
+    let music = match u.music.as_deref() {
+        None => None,
+        Some("off") => Some(None),
+        Some("pcmu") => Some(Some(0)),
+        Some("pcma") => Some(Some(8)),
+        Some(other) => return Err(format!("music must be pcmu, pcma or off, not '{other}'")),
+    };
+    Ok(LegUpdate { remote_rtp, remote_rtcp, rtcp_mux: u.rtcp_mux, direction: direction(u.direction.as_deref())?, security, music })
 }
 
 pub fn fingerprint(f: &Fingerprint) -> FingerprintJs {
@@ -211,6 +218,8 @@ fn leg_stats(l: &LegSnapshot) -> LegStatsJs {
         profile: l.profile.map(|p| p.openssl_name().to_string()),
         latched: l.latched.map(|a| a.to_string()),
         direction: l.direction.as_str().to_string(),
+        music_packets: l.music_packets as i64,
+        music_ssrc: l.music_ssrc,
     }
 }
 

@@ -125,6 +125,12 @@ impl NativeMediaEngine {
         Ok(convert::stats(self.engine.close(id as u64).map_err(js_err)?))
     }
 
+    /// Music on hold for new calls: 8 kHz G.711 audio, PCMU and PCMA.
+    #[napi]
+    pub fn set_music(&self, pcmu: napi::bindgen_prelude::Buffer, pcma: napi::bindgen_prelude::Buffer) -> napi::Result<()> {
+        self.engine.set_music(pcmu.to_vec(), pcma.to_vec()).map_err(js_err)
+    }
+
     #[napi]
     pub fn rotate_certificate(&self) -> napi::Result<()> {
         self.engine.rotate_certificate().map_err(js_err)

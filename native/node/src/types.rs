@@ -96,6 +96,8 @@ pub struct LegUpdateJs {
     pub remote_fingerprints: Option<Vec<FingerprintJs>>,
     pub local_key: Option<SdesKeyJs>,
     pub remote_key: Option<SdesKeyJs>,
+    /// Music on hold toward this leg: 'pcmu' or 'pcma' plays, 'off' stops.
+    pub music: Option<String>,
 }
 
 #[napi(object)]
@@ -130,6 +132,9 @@ pub struct LegStatsJs {
     pub profile: Option<String>,
     pub latched: Option<String>,
     pub direction: String,
+    /// Music-on-hold packets generated toward this leg, and their (constant) SSRC.
+    pub music_packets: i64,
+    pub music_ssrc: Option<u32>,
 }
 
 #[napi(object)]
