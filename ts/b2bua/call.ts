@@ -122,6 +122,8 @@ export class Call {
       uac.on('destroy', (msg?: Srf.SrfRequest) => this.end('callee hung up', 'b', msg));
       uas.on('modify', (r: Srf.SrfRequest, s: Srf.SrfResponse) => void relayReinvite(this, 'a', r, s));
       uac.on('modify', (r: Srf.SrfRequest, s: Srf.SrfResponse) => void relayReinvite(this, 'b', r, s));
+      uas.on('update', (r: Srf.SrfRequest, s: Srf.SrfResponse) => void relayReinvite(this, 'a', r, s, 'UPDATE'));
+      uac.on('update', (r: Srf.SrfRequest, s: Srf.SrfResponse) => void relayReinvite(this, 'b', r, s, 'UPDATE'));
       uas.on('refer', (r: Srf.SrfRequest, s: Srf.SrfResponse) => void handleRefer(this, 'a', r, s));
       uac.on('refer', (r: Srf.SrfRequest, s: Srf.SrfResponse) => void handleRefer(this, 'b', r, s));
       if (this.ended) this.end('ended during setup');

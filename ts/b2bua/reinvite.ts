@@ -28,7 +28,16 @@ function glareBackoffMs(ownsCallId: boolean): number {
 
 const MAX_GLARE_RETRIES = 2;
 
-export async function relayReinvite(call: Call, from: Side, req: Srf.SrfRequest, res: Srf.SrfResponse): Promise<void> {
+/** A mid-call offer: re-INVITE, or UPDATE with SDP (RFC 3311). */
+export type OfferMethod = 'INVITE' | 'UPDATE';
+
+export async function relayReinvite(
+  call: Call,
+  from: Side,
+  req: Srf.SrfRequest,
+  res: Srf.SrfResponse,
+  method: OfferMethod = 'INVITE',
+): Promise<void> {
   const to: Side = from === 'a' ? 'b' : 'a';
   const log = call.log.child({ reinviteFrom: from });
   if (call.reinvitePending) {
@@ -39,6 +48,11 @@ export async function relayReinvite(call: Call, from: Side, req: Srf.SrfRequest,
   call.reinvitePending = true;
   try {
     if (!req.body) {
+      if (method === 'UPDATE') {
+        // A session refresh without SDP: nothing to relay.
+        res.send(200);
+        return;
+      }
       await answerOfferless(call, from, res);
       return;
     }
@@ -50,7 +64,8 @@ export async function relayReinvite(call: Call, from: Side, req: Srf.SrfRequest,
     const reoffer = buildOffer(offer, planTo, call.local(to), toLeg.origin);
     const target = call.dialog(to);
     if (!target) throw new SdpError(500, 'other leg not established');
-    const answerSdp = await modifyWithGlareRetry(target, reoffer.sdp, to === 'b', log);
+    const answerSdp =
+      method === 'UPDATE' ? await sendUpdate(target, reoffer.sdp) : await modifyWithGlareRetry(target, reoffer.sdp, to === 'b', log);
     const answer = parseSdp(answerSdp);
     planTo = applyAnswer(answer, planTo);
     const reply = buildAnswer(offer, answer, planFrom, call.local(from), fromLeg.origin);
@@ -60,7 +75,7 @@ export async function relayReinvite(call: Call, from: Side, req: Srf.SrfRequest,
     Object.assign(fromLeg, { plan: planFrom, origin: reply.origin, remote: offer });
     res.send(200, { body: reply.sdp });
     updateMusic(call);
-    log.info({ direction: { [from]: offer.media[planFrom.mediaIndex]?.direction, [to]: answer.media[planTo.mediaIndex]?.direction } }, 're-INVITE relayed');
+    log.info({ method, direction: { [from]: offer.media[planFrom.mediaIndex]?.direction, [to]: answer.media[planTo.mediaIndex]?.direction } }, 're-INVITE relayed');
   } catch (err) {
     const status = err instanceof SdpError ? err.status : ((err as { status?: number }).status ?? 500);
     const text = err instanceof SdpError ? err.reason : `re-INVITE failed on the other leg: ${(err as Error).message}`;
@@ -69,6 +84,18 @@ export async function relayReinvite(call: Call, from: Side, req: Srf.SrfRequest,
   } finally {
     call.reinvitePending = false;
   }
+}
+
+async function sendUpdate(d: Srf.Dialog, sdp: string): Promise<string> {
+  // srf's typings want a whole SrfRequest; it takes {method, headers, body}.
+  const request = d.request.bind(d) as unknown as (o: { method: string; body: string; headers: Record<string, string> }) => Promise<unknown>;
+  const r = (await request({ method: 'UPDATE', body: sdp, headers: { 'Content-Type': 'application/sdp' } })) as {
+    status: number;
+    reason?: string;
+    body?: string;
+  };
+  if (r.status !== 200 || !r.body) throw Object.assign(new Error(`UPDATE answered ${r.status} ${r.reason ?? ''}`.trim()), { status: r.status === 200 ? 488 : r.status });
+  return r.body;
 }
 
 async function modifyWithGlareRetry(d: Srf.Dialog, sdp: string, ownsCallId: boolean, log: Call['log']): Promise<string> {
