@@ -142,3 +142,27 @@ test('RTCP on separate ports (no rtcp-mux) is relayed port to port', async (t) =
   assert.equal(s.a.rtcpIn + s.b.rtcpIn, 2);
   assert.equal(s.a.rtcpOut + s.b.rtcpOut, 2);
 });
+
+test('a certificate loaded from PEM files is the one the engine presents', async (t) => {
+  const { execFileSync } = require('node:child_process');
+  const fs = require('node:fs');
+  const os = require('node:os');
+  const path = require('node:path');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'esbc-pem-'));
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=esbc-test',
+    '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem')], { stdio: 'ignore' });
+  const certPem = fs.readFileSync(path.join(dir, 'cert.pem'), 'utf8');
+  const keyPem = fs.readFileSync(path.join(dir, 'key.pem'), 'utf8');
+  const expected = execFileSync('openssl', ['x509', '-noout', '-fingerprint', '-sha256', '-in', path.join(dir, 'cert.pem')], { encoding: 'utf8' })
+    .trim().split('=')[1];
+  const engine = new MediaEngine({ ...PORTS, workers: 1, certPem, keyPem, mediaTimeoutSecs: 0, retransmitInitialMs: 200 });
+  t.after(() => engine.shutdown());
+  assert.equal(engine.currentFingerprint('sha-256').value, expected);
+  // And it really is what a DTLS peer sees: a pipeline pair verifies it.
+  const fp = engine.currentFingerprint('sha-256');
+  const p2 = engine.createPipeline({ a: { kind: 'dtls-srtp', role: 'passive', remoteFingerprints: [fp] }, b: { kind: 'rtp' } });
+  const p1 = engine.createPipeline({ a: { kind: 'rtp' }, b: { kind: 'dtls-srtp', role: 'active', remoteFingerprints: [fp], remoteAddress: '127.0.0.1', remotePort: p2.local.a.rtpPort } });
+  await waitUntil(() => p1.stats().b.dtlsState === 'connected' && p2.stats().a.dtlsState === 'connected', 5000, 'connected with the PEM identity');
+  assert.throws(() => new MediaEngine({ ...PORTS, certPem, keyPem: certPem }), /private key PEM/);
+  assert.throws(() => new MediaEngine({ ...PORTS, certPem }), /together/);
+});
