@@ -10,8 +10,11 @@
 const { spawn, spawnSync } = require('node:child_process');
 const crypto = require('node:crypto');
 const path = require('node:path');
+const fs = require('node:fs');
+const os = require('node:os');
 const { MediaEngine } = require('../dist');
-const { threadCpuNs, rssBytes } = require('./cpu');
+const { threadCpuNs, pidCpuNs, rssBytes } = require('./cpu');
+const { startRtpengine, bridge, deleteCall } = require('./rtpengine');
 
 const root = path.resolve(__dirname, '..');
 const args = process.argv.slice(2);
@@ -23,6 +26,47 @@ const callSteps = String(opt('calls', '100,300,600')).split(',').map(Number);
 const seconds = Number(opt('seconds', 10));
 const handshakes = Number(opt('handshakes', 200));
 const workers = Number(opt('workers', 1));
+const withRtpengine = !args.includes('--no-rtpengine');
+
+function pidRss(pid) {
+  const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * 1024 : 0;
+}
+
+/** The same N-call load through rtpengine (one thread), measured the same way. */
+async function rtpengineRun(bin, rtpe, calls) {
+  const rssBefore = pidRss(rtpe.pid);
+  const made = [];
+  for (let i = 0; i < calls; i++) {
+    made.push(await bridge(rtpe.ng, i, { rtpLocal: 50000 + 2 * i, srtpLocal: 50001 + 2 * i, peerKey: crypto.randomBytes(30) }));
+  }
+  await new Promise((r) => setTimeout(r, 200));
+  const rssAfter = pidRss(rtpe.pid);
+  const cpu0 = pidCpuNs(rtpe.pid);
+  const t0 = process.hrtime.bigint();
+  const gen = await runLoadgen(bin, made.map((m) => m.line), seconds);
+  const cpuNs = pidCpuNs(rtpe.pid) - cpu0;
+  const wallNs = Number(process.hrtime.bigint() - t0);
+  for (const m of made) await deleteCall(rtpe.ng, m.callId);
+  // rtpengine has no per-leg counters over ng here: count what the load
+  // generator received as relayed.
+  const relayed = gen.recvRtp + gen.recvSrtp;
+  const sent = gen.sentRtp + gen.sentSrtp;
+  return {
+    calls,
+    packetsPerSecond: Math.round(relayed / (wallNs / 1e9)),
+    relayedPackets: relayed,
+    cpuNsPerPacket: Math.round(cpuNs / relayed),
+    cpuPercentOfOneCore: +((100 * cpuNs) / wallNs).toFixed(1),
+    lossPercent: +Math.max(0, (100 * (sent - received(gen))) / sent).toFixed(3),
+    srtpAuthFailures: gen.recvSrtpAuthFail,
+    memoryPerCallBytes: Math.round((rssAfter - rssBefore) / calls),
+  };
+}
+
+function received(gen) {
+  return gen.recvRtp + gen.recvSrtp;
+}
 
 function loadgenPath() {
   const bin = path.join(root, 'target', 'release', 'esbc-loadgen');
@@ -81,8 +125,8 @@ async function relayRun(bin, calls) {
     calls,
     packetsPerSecond: Math.round(relayed / (wallNs / 1e9)),
     relayedPackets: relayed,
-    engineCpuNsPerPacket: Math.round(cpuNs / relayed),
-    engineCpuPercentOfOneCore: +((100 * cpuNs) / wallNs).toFixed(1),
+    cpuNsPerPacket: Math.round(cpuNs / relayed),
+    cpuPercentOfOneCore: +((100 * cpuNs) / wallNs).toFixed(1),
     lossPercent: +Math.max(0, (100 * (sent - received)) / sent).toFixed(3),
     srtpAuthFailures: gen.recvSrtpAuthFail,
     memoryPerCallBytes: Math.round((rssAfter - rssBefore) / calls),
@@ -123,18 +167,49 @@ async function handshakeRun(n) {
   };
 }
 
+function table(results) {
+  const rows = ['| calls | esbc CPU/packet | rtpengine CPU/packet | ratio (rtpengine/esbc) | esbc loss | rtpengine loss | esbc mem/call | rtpengine mem/call |', '|---|---|---|---|---|---|---|---|'];
+  for (const r of results.relay) {
+    const e = r.esbc;
+    const b = r.rtpengine;
+    rows.push(`| ${r.calls} | ${(e.cpuNsPerPacket / 1000).toFixed(2)} us | ${b ? (b.cpuNsPerPacket / 1000).toFixed(2) + ' us' : '-'} | ${b ? (b.cpuNsPerPacket / e.cpuNsPerPacket).toFixed(2) + 'x' : '-'} | ${e.lossPercent} % | ${b ? b.lossPercent + ' %' : '-'} | ${(e.memoryPerCallBytes / 1024).toFixed(1)} KiB | ${b ? (b.memoryPerCallBytes / 1024).toFixed(1) + ' KiB' : '-'} |`);
+  }
+  return rows.join('\n');
+}
+
 async function main() {
   const bin = loadgenPath();
   const versions = MediaEngine.versions();
-  const results = { engine: 'esbc', workers, versions: { openssl: versions.openssl, libsrtp: versions.libsrtp }, relay: [], dtls: null };
-  for (const calls of callSteps) {
-    const r = await relayRun(bin, calls);
-    results.relay.push(r);
-    console.error(`[bench:media] ${calls} calls: ${r.engineCpuNsPerPacket} ns CPU/packet, loss ${r.lossPercent}%, ${r.memoryPerCallBytes} B/call`);
+  const results = {
+    date: new Date().toISOString(),
+    machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, kernel: os.release() },
+    workers,
+    versions: { openssl: versions.openssl, libsrtp: versions.libsrtp },
+    relay: [],
+    dtls: null,
+  };
+  const rtpe = withRtpengine ? await startRtpengine({ threads: workers }) : null;
+  try {
+    for (const calls of callSteps) {
+      // Same load, same run, one relay after the other.
+      const esbc = await relayRun(bin, calls);
+      const rtpengine = rtpe ? await rtpengineRun(bin, rtpe, calls) : undefined;
+      results.relay.push({ calls, esbc, rtpengine });
+      console.error(`[bench:media] ${calls} calls: esbc ${esbc.cpuNsPerPacket} ns/packet loss ${esbc.lossPercent}%` +
+        (rtpengine ? `; rtpengine ${rtpengine.cpuNsPerPacket} ns/packet loss ${rtpengine.lossPercent}%` : ''));
+    }
+  } finally {
+    await rtpe?.stop();
   }
   results.dtls = await handshakeRun(handshakes);
   console.error(`[bench:media] DTLS: ${results.dtls.handshakesPerCpuSecond} handshakes per CPU-second`);
-  console.log(JSON.stringify(results, null, 2));
+  const dir = path.join(__dirname, 'results');
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `media-${results.date.replace(/[:.]/g, '-')}.json`);
+  fs.writeFileSync(file, JSON.stringify(results, null, 2) + '\n');
+  console.log(table(results));
+  console.log(`\nDTLS-SRTP handshakes per CPU-second (esbc, ECDSA P-256, both ends in the engine): ${results.dtls.handshakesPerCpuSecond}`);
+  console.log(`results: ${path.relative(root, file)}`);
 }
 
 main().catch((e) => {

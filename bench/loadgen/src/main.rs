@@ -3,9 +3,11 @@
 //! packet time each sends one PCMU-sized packet to the relay under test and
 //! counts (and, on the SRTP side, authenticates) what comes back.
 //!
-//! Input on stdin, one call per line: `rtp_port srtp_port send_key_hex recv_key_hex`
+//! Input on stdin, one call per line:
+//! `rtp_port srtp_port send_key_hex recv_key_hex [local_rtp_port local_srtp_port]`
 //! (the relay's RTP-leg port, its SRTP-leg port, the key we protect with, the
-//! key the relay protects with). Output: one JSON line of totals.
+//! key the relay protects with, and optionally the ports we must send from
+//! when the relay was told them in SDP). Output: one JSON line of totals.
 use std::io::BufRead;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
@@ -55,14 +57,14 @@ fn main() {
         .enumerate()
         .map(|(i, line)| {
             let f: Vec<&str> = line.split_whitespace().collect();
-            let bind = || {
-                let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
+            let bind = |port: Option<&&str>| {
+                let s = UdpSocket::bind(format!("127.0.0.1:{}", port.map_or("0", |p| p))).expect("bind");
                 s.set_nonblocking(true).unwrap();
                 s
             };
             Call {
-                rtp: bind(),
-                srtp: bind(),
+                rtp: bind(f.get(4)),
+                srtp: bind(f.get(5)),
                 rtp_dst: format!("{host}:{}", f[0]).parse().unwrap(),
                 srtp_dst: format!("{host}:{}", f[1]).parse().unwrap(),
                 tx: SrtpContext::new(profile, &hex(f[2]), SrtpDirection::Outbound, 4).unwrap(),
