@@ -118,9 +118,36 @@ export async function startSbc(config: SbcConfig, log: Logger = createLogger(con
       stopped = true;
       app.stopAccepting();
       for (const call of [...app.calls.values()]) call.release('SBC shutting down');
-      srf.disconnect();
+      disconnectSrf(srf);
       await sipEngine?.stop();
       engine.shutdown();
     },
   };
+}
+
+interface WireProtocolInternals {
+  closing?: boolean;
+  reconnectVars?: { retryTimer?: ReturnType<typeof setTimeout> | null };
+  socket?: { destroy(): void };
+}
+
+/**
+ * Closes the drachtio connection for good, also when it is already lost.
+ * drachtio-srf 5 throws from disconnect() when its socket is gone (the SIP
+ * engine stopped or crashed first) and then keeps retrying the connection
+ * forever, which kept the process alive and skipped the rest of stop().
+ */
+function disconnectSrf(srf: Srf): void {
+  try {
+    srf.disconnect();
+    return;
+  } catch {
+    /* no live connection: stop the reconnect loop below */
+  }
+  const wp = (srf as unknown as { _app?: { client?: { wp?: WireProtocolInternals } } })._app?.client?.wp;
+  if (!wp) return;
+  wp.closing = true;
+  if (wp.reconnectVars?.retryTimer) clearTimeout(wp.reconnectVars.retryTimer);
+  if (wp.reconnectVars) wp.reconnectVars.retryTimer = null;
+  wp.socket?.destroy();
 }

@@ -4,8 +4,8 @@
 const { startSbc, validateConfig, createLogger } = require('../../dist');
 
 /**
- * realms: [{ name, security, transport?, nextHop, ...media }] -> config; SIP
- * listens on port 0 (the engine picks); routes default to "each realm to the other".
+ * realms: [{ name, security, transport?, port?, nextHop, media?, refer? }] -> config; SIP
+ * listens on `port` or port 0 (the engine picks); routes default to "each realm to the other".
  */
 async function startTestSbc({ realms, routes, media = {}, logLevel = process.env.ESBC_TEST_LOG || 'silent', sip = {} }) {
   const config = validateConfig({
@@ -13,8 +13,9 @@ async function startTestSbc({ realms, routes, media = {}, logLevel = process.env
     media: { bindAddress: '127.0.0.1', portMin: 46000, portMax: 46999, mediaTimeoutSecs: 0, ...media },
     realms: realms.map((r) => ({
       name: r.name,
-      sip: { listen: [{ transport: r.transport || 'udp', address: '127.0.0.1', port: 0 }], nextHop: r.nextHop },
+      sip: { listen: [{ transport: r.transport || 'udp', address: '127.0.0.1', port: r.port || 0 }], nextHop: r.nextHop },
       media: { security: r.security, ...(r.media || {}) },
+      ...(r.refer ? { refer: r.refer } : {}),
     })),
     routes: routes || realms.filter((r) => r.nextHop).map((r) => ({ from: realms.find((x) => x !== r).name, to: r.name })),
     log: { level: logLevel === 'silent' ? 'fatal' : logLevel },

@@ -166,3 +166,41 @@ test('a certificate loaded from PEM files is the one the engine presents', async
   assert.throws(() => new MediaEngine({ ...PORTS, certPem, keyPem: certPem }), /private key PEM/);
   assert.throws(() => new MediaEngine({ ...PORTS, certPem }), /together/);
 });
+
+test('re-targeting a DTLS leg to a new peer: the old peer cannot re-latch with the old keys', async (t) => {
+  const engine = new MediaEngine({ ...PORTS, workers: 1, mediaTimeoutSecs: 0, retransmitInitialMs: 200 });
+  t.after(() => engine.shutdown());
+  const oldFp = engine.currentFingerprint('sha-256');
+  const x = await udpSocket();
+  t.after(() => x.close());
+  // The old peer: pipeline P's passive leg; X.b connects to it.
+  const peer = engine.createPipeline({ a: { kind: 'dtls-srtp', role: 'passive', remoteFingerprints: [oldFp] }, b: { kind: 'rtp' } });
+  const X = engine.createPipeline({
+    a: { kind: 'rtp', remoteAddress: '127.0.0.1', remotePort: x.port },
+    b: { kind: 'dtls-srtp', role: 'active', remoteFingerprints: [oldFp], remoteAddress: '127.0.0.1', remotePort: peer.local.a.rtpPort },
+  });
+  await waitUntil(() => X.stats().b.dtlsState === 'connected' && peer.stats().a.dtlsState === 'connected', 5000, 'first association');
+  // The new peer has another certificate (rotated identity).
+  engine.rotateCertificate();
+  const target = engine.createPipeline({ a: { kind: 'dtls-srtp', role: 'passive', remoteFingerprints: [oldFp] }, b: { kind: 'rtp' } });
+  const y = await udpSocket();
+  t.after(() => y.close());
+  target.update('b', { remoteAddress: '127.0.0.1', remotePort: y.port });
+  X.update('b', { kind: 'dtls-srtp', role: 'active', remoteFingerprints: [target.local.a.fingerprint], remoteAddress: '127.0.0.1', remotePort: target.local.a.rtpPort });
+  // The old peer keeps sending (its RTP side feeds it) while the new handshake runs.
+  const feeder = await udpSocket();
+  t.after(() => feeder.close());
+  peer.update('b', { remoteAddress: '127.0.0.1', remotePort: feeder.port });
+  for (let i = 0; i < 20; i++) await feeder.sendTo(pkt(i, 7), peer.local.b.rtpPort);
+  await waitUntil(() => X.stats().b.dtlsState === 'connected' && target.stats().a.dtlsState === 'connected', 5000, 'new association');
+  assert.equal(X.stats().b.handshakes, 2);
+  for (let i = 20; i < 30; i++) await feeder.sendTo(pkt(i, 7), peer.local.b.rtpPort);
+  // Media from the new peer flows both ways, and the leg latches to it.
+  await y.sendTo(pkt(1, 8), target.local.b.rtpPort);
+  await waitUntil(() => x.received.some(({ msg }) => msg[12] === 8), 3000, 'new peer heard');
+  assert.equal(X.stats().b.latched, `127.0.0.1:${target.local.a.rtpPort}`, 'latched to the new peer');
+  await x.sendTo(pkt(1, 9), X.local.a.rtpPort);
+  await y.waitFor(1);
+  assert.deepEqual(y.received[0].msg.subarray(12), Buffer.alloc(160, 9));
+  assert.ok(!x.received.some(({ msg }) => msg[12] === 7), 'nothing from the old peer was relayed');
+});

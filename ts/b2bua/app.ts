@@ -5,12 +5,16 @@
  */
 import type Srf from 'drachtio-srf';
 
+import type { RealmConfig } from '../config';
 import type { MediaEngine } from '../media';
 import type { Logger } from '../ops/log';
 import { parseSdp, SdpError } from '../sdp';
-import { Call } from './call';
+import { Call, type CallContext } from './call';
 import { CallRejection } from './reason';
-import { RouteError, type Router } from './routing';
+import { enableTransfer, type TransferContext } from './refer';
+import { RouteError, type RouteDecision, type Router } from './routing';
+import { findReplacedLeg } from './transfer-replaces';
+import { formatReplaces, parseReplaces, TransferUriError } from './transfer-uri';
 
 export interface AppOptions {
   srf: Srf;
@@ -26,7 +30,21 @@ export class SbcApp {
   readonly calls = new Map<string, Call>();
   private accepting = true;
 
-  constructor(private readonly o: AppOptions) {}
+  private readonly callContext: CallContext;
+  private readonly transfer: TransferContext;
+
+  constructor(private readonly o: AppOptions) {
+    this.callContext = { srf: o.srf, engine: o.engine, log: o.log, advertiseAddress: o.advertiseAddress, onEnd: (c) => this.calls.delete(c.id) };
+    this.transfer = { router: o.router, calls: this.calls, callContext: this.callContext, sipAddress: (realm) => this.sipAddress(realm) };
+  }
+
+  /** The SBC's SIP address where `realm`'s parties reach it (first listen entry, engine-assigned port resolved). */
+  sipAddress(realm: RealmConfig): { host: string; port: number; transport: string } | undefined {
+    const l = realm.sip.listen[0];
+    if (!l) return undefined;
+    const port = l.port === 0 ? this.o.boundPorts?.get(`${realm.name}/${l.transport}/${l.address}`) : l.port;
+    return port ? { host: l.address, port, transport: l.transport } : undefined;
+  }
 
   attach(): void {
     this.o.srf.invite((req, res) => {
@@ -49,14 +67,23 @@ export class SbcApp {
       const receivedOn = (req as unknown as { receivedOn?: string }).receivedOn;
       const source = this.o.router.sourceRealm(receivedOn, req.protocol, this.o.boundPorts);
       if (!source) throw new CallRejection(403, `no realm listens on ${receivedOn ?? 'this address'}`);
-      const route = this.o.router.route(source, req.uri);
+      let route: RouteDecision;
+      let outgoingHeaders: Record<string, string> | undefined;
+      const replaces = req.get('Replaces');
+      if (replaces) {
+        // Attended transfer (RFC 3891): the new call goes to the far party of the replaced leg's call.
+        const leg = findReplacedLeg(this.calls.values(), parseReplaces(replaces));
+        if (!leg) throw new CallRejection(481, 'Replaces names no dialog on this SBC');
+        route = { source, target: leg.call.realm(leg.other), uri: leg.targetUri };
+        outgoingHeaders = { Replaces: formatReplaces(leg.translated) };
+        log.info({ replaces, replacedCall: leg.call.id, side: leg.side, to: leg.targetUri }, 'INVITE with Replaces: routed to the replaced call\'s other party');
+      } else {
+        route = this.o.router.route(source, req.uri);
+      }
       if (!req.body) throw new CallRejection(488, 'INVITE without an SDP offer is not supported');
-      call = new Call(
-        { srf: this.o.srf, engine: this.o.engine, log: this.o.log, advertiseAddress: this.o.advertiseAddress, onEnd: (c) => this.calls.delete(c.id) },
-        route,
-        callId,
-        parseSdp(req.body),
-      );
+      call = new Call(this.callContext, route, callId, parseSdp(req.body));
+      if (outgoingHeaders) call.outgoingHeaders = outgoingHeaders;
+      enableTransfer(call, this.transfer);
     } catch (err) {
       const r = toRejection(err);
       log.warn({ status: r.status, reason: r.reason, from: req.source_address }, 'call rejected');
@@ -72,5 +99,6 @@ function toRejection(err: unknown): CallRejection {
   if (err instanceof CallRejection) return err;
   if (err instanceof SdpError) return new CallRejection(err.status, err.reason);
   if (err instanceof RouteError) return new CallRejection(err.status, err.reason);
+  if (err instanceof TransferUriError) return new CallRejection(err.status, err.reason);
   return new CallRejection(500, `internal error: ${(err as Error)?.message ?? String(err)}`);
 }

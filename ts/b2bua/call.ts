@@ -72,8 +72,14 @@ export class Call {
   uas?: Srf.Dialog;
   uac?: Srf.Dialog;
   private ended = false;
+  /** While createB2BUA runs: the caller's response and the request sent to the callee. */
+  private setup?: { res: Srf.SrfResponse; uacReq?: Srf.SrfRequest };
+  /** Why release() ended the call (for a release that happens during setup). */
+  private releaseReason?: string;
   /** A re-INVITE is being relayed (glare: the other side gets 491). */
   reinvitePending = false;
+  /** Extra headers on the INVITE to the callee (Replaces of an attended transfer). */
+  outgoingHeaders?: Record<string, string>;
   /** Music on hold the engine plays toward each side. */
   readonly music: Partial<Record<Side, 'pcmu' | 'pcma' | 'off'>> = {};
   readonly startedAt = Date.now();
@@ -107,15 +113,37 @@ export class Call {
     const offerA = this.a.remote as ParsedSdp;
     const offerB = buildOffer(offerA, this.b.plan, this.local('b'), this.b.origin);
     this.b.origin = offerB.origin;
+    this.setup = { res };
     try {
-      const { uas, uac } = await this.ctx.srf.createB2BUA(req, res, this.route.uri, {
-        localSdpB: offerB.sdp,
-        localSdpA: (sdp: string) => this.answerFromB(sdp),
-        proxyRequestHeaders: [],
-        proxyResponseHeaders: [],
-      });
+      const { uas, uac } = await this.ctx.srf.createB2BUA(
+        req,
+        res,
+        this.route.uri,
+        {
+          localSdpB: offerB.sdp,
+          localSdpA: (sdp: string) => this.answerFromB(sdp),
+          headers: this.outgoingHeaders,
+          proxyRequestHeaders: [],
+          proxyResponseHeaders: ['Reason'],
+        },
+        {
+          // srf calls it as (err, uacReq); its typings say (req).
+          cbRequest: ((_err: unknown, uacReq: Srf.SrfRequest) => {
+            if (this.setup) this.setup.uacReq = uacReq;
+          }) as unknown as (req: Srf.SrfRequest) => void,
+        },
+      );
+      this.setup = undefined;
       this.uas = uas;
       this.uac = uac;
+      if (this.ended) {
+        // Released (DTLS failure, media timeout, shutdown) while the callee's
+        // answer was on its way: both dialogs exist now, BYE them.
+        const headers = { Reason: sipReason(488, this.releaseReason ?? 'call ended during setup') };
+        destroyDialog(uas, headers);
+        destroyDialog(uac, headers);
+        return;
+      }
       this.answeredAt = Date.now();
       this.log.info({ setupMs: this.answeredAt - this.startedAt }, 'call: answered');
       uas.on('destroy', (msg?: Srf.SrfRequest) => this.end('caller hung up', 'a', msg));
@@ -126,8 +154,8 @@ export class Call {
       uac.on('update', (r: Srf.SrfRequest, s: Srf.SrfResponse) => void relayReinvite(this, 'b', r, s, 'UPDATE'));
       uas.on('refer', (r: Srf.SrfRequest, s: Srf.SrfResponse) => void handleRefer(this, 'a', r, s));
       uac.on('refer', (r: Srf.SrfRequest, s: Srf.SrfResponse) => void handleRefer(this, 'b', r, s));
-      if (this.ended) this.end('ended during setup');
     } catch (err) {
+      this.setup = undefined;
       const e = err as { status?: number; message?: string };
       if (!res.finalResponseSent) {
         const r = err instanceof SdpError ? new CallRejection(err.status, err.reason) : new CallRejection(e.status ?? 500, e.message ?? 'call setup failed');
@@ -181,7 +209,18 @@ export class Call {
   /** Ends both legs with BYE carrying a Reason (an SBC-initiated release). */
   release(text: string): void {
     if (this.ended) return;
+    this.releaseReason = text;
     const headers = { Reason: sipReason(488, text) };
+    if (this.setup) {
+      // Not answered yet: refuse the caller and CANCEL the callee (the
+      // CANCEL makes createB2BUA reject; its catch finds the call ended).
+      if (!this.setup.res.finalResponseSent) this.setup.res.send(488, { headers });
+      try {
+        (this.setup.uacReq?.cancel as ((opts: { headers: Record<string, string> }) => void) | undefined)?.call(this.setup.uacReq, { headers });
+      } catch {
+        /* final response already received: connect() BYEs both legs */
+      }
+    }
     for (const d of [this.uas, this.uac]) if (d) destroyDialog(d, headers);
     this.end(text);
   }

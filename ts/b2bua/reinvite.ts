@@ -98,10 +98,33 @@ async function sendUpdate(d: Srf.Dialog, sdp: string): Promise<string> {
   return r.body;
 }
 
+/**
+ * drachtio-srf 5.0.29 Dialog.modify() admits one re-INVITE at a time and
+ * frees its slot only on a 200 or a send error: after a non-2xx final
+ * response (491, 488, 408, ...) every later modify() on that dialog waited
+ * forever (the glare retry never went out and the call answered 491 to every
+ * re-INVITE after it). Give the slot back when srf did not.
+ */
+async function modifyOnce(d: Srf.Dialog, sdp: string): Promise<string> {
+  try {
+    return await d.modify(sdp);
+  } catch (err) {
+    if (typeof (err as { status?: unknown }).status === 'number') {
+      const q = (d as unknown as { _reinvitesInProgress?: { count: number; admitOne: Array<() => void> } })._reinvitesInProgress;
+      if (q && q.count > 0) {
+        q.count--;
+        const next = q.admitOne.shift();
+        if (next) setImmediate(next);
+      }
+    }
+    throw err;
+  }
+}
+
 async function modifyWithGlareRetry(d: Srf.Dialog, sdp: string, ownsCallId: boolean, log: Call['log']): Promise<string> {
   for (let attempt = 0; ; attempt++) {
     try {
-      return await d.modify(sdp);
+      return await modifyOnce(d, sdp);
     } catch (err) {
       if ((err as { status?: number }).status !== 491 || attempt >= MAX_GLARE_RETRIES) throw err;
       const wait = glareBackoffMs(ownsCallId);

@@ -37,6 +37,12 @@ export const realmSchema = z.strictObject({
       fingerprintHash: z.enum(['sha-1', 'sha-224', 'sha-256', 'sha-384', 'sha-512']).default('sha-256'),
     })
     .default({ security: 'rtp', avpf: 'strip', actpassAnswer: 'passive', moh: 'relay', fingerprintHash: 'sha-256' }),
+  /**
+   * REFER (call transfer) received from this realm's parties: relay it to the
+   * other party ('pass-through', Refer-To mapped to the SBC), carry out the
+   * transfer in the SBC ('terminate'), or refuse it with 403 ('reject').
+   */
+  refer: z.enum(['pass-through', 'terminate', 'reject']).default('pass-through'),
 });
 
 export const routeSchema = z.strictObject({

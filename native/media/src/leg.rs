@@ -220,11 +220,13 @@ impl Leg {
                 (None, _, None) => {}
             }
         }
+        let mut new_peer = false;
         if let Some(addr) = u.remote_rtp {
             if addr != self.remote_rtp {
                 // A new address in SDP: learn the source again (re-latch).
                 self.latched_rtp = None;
                 self.latched_rtcp = None;
+                new_peer = true;
             }
             self.remote_rtp = addr;
         }
@@ -238,7 +240,16 @@ impl Leg {
             self.direction = d;
         }
         if let Some(sec) = u.security {
+            let handshakes = self.stats.handshakes;
             self.apply_security(sec, dtls_ctx, now)?;
+            if new_peer && self.stats.handshakes != handshakes {
+                // A new association with a new peer (e.g. after a transfer):
+                // the old keys belong to the old peer. Keeping them would let
+                // its packets still in flight authenticate and re-latch the
+                // leg away from the new peer.
+                self.srtp_in = None;
+                self.srtp_out = None;
+            }
         }
         Ok(())
     }
@@ -431,7 +442,9 @@ impl Leg {
                 .or_else(|| self.remote_rtp.map(|a| SocketAddr::new(a.ip(), a.port().wrapping_add(1))));
             (Component::Rtcp, dst)
         } else {
-            (Component::Rtp, self.latched_rtp.or(self.remote_rtp))
+            // Without SDP address or media latch yet, the DTLS peer is where
+            // media goes (rtcp-mux: same 5-tuple).
+            (Component::Rtp, self.latched_rtp.or(self.remote_rtp).or(self.dtls_peer))
         };
         let dst = dst.ok_or(DropReason::NoDestination)?;
         let secure = self.is_secure();

@@ -1,0 +1,115 @@
+/**
+ * Prometheus metrics (prom-client). Call and DTLS outcomes are counted as
+ * they happen; media counters are read from the engine in one batch per
+ * scrape (live pipelines) plus totals folded in when each call ends — never
+ * per packet through JavaScript.
+ */
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+import type { MediaEngine, MediaEvent, PipelineStats } from '../media';
+
+export interface MetricsSource {
+  engine: MediaEngine;
+  /** Live pipelines' stats, read on scrape. */
+  liveStats(): Array<{ kinds: { a: string; b: string }; stats: PipelineStats }>;
+  activeCalls(): number;
+}
+
+const DROP_REASONS = [
+  'malformed', 'stun', 'unexpected_dtls', 'wrong_source', 'auth_fail', 'replay',
+  'ssrc_limit', 'no_keys', 'direction', 'no_destination', 'oversized', 'send_error',
+] as const;
+
+export class SbcMetrics {
+  readonly registry = new Registry();
+  readonly callsTotal: Counter<'result'>;
+  readonly setupSeconds: Histogram;
+  readonly rejections: Counter<'status'>;
+  readonly dtlsHandshakes: Counter<'outcome'>;
+  readonly dtlsFailures: Counter<'reason'>;
+  /** Media totals of ended calls; live calls are added at scrape time. */
+  private readonly endedPackets = new Map<string, number>();
+  private readonly endedDrops = new Map<string, number>();
+
+  constructor(private readonly source: MetricsSource) {
+    const r = this.registry;
+    collectDefaultMetrics({ register: r, prefix: 'esbc_process_' });
+    this.callsTotal = new Counter({ name: 'esbc_calls_total', help: 'Calls by outcome', labelNames: ['result'], registers: [r] });
+    this.setupSeconds = new Histogram({
+      name: 'esbc_call_setup_seconds',
+      help: 'INVITE received to call answered',
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
+      registers: [r],
+    });
+    this.rejections = new Counter({ name: 'esbc_call_rejections_total', help: 'Calls refused by the SBC, by SIP status', labelNames: ['status'], registers: [r] });
+    this.dtlsHandshakes = new Counter({ name: 'esbc_dtls_handshakes_total', help: 'DTLS handshakes by outcome', labelNames: ['outcome'], registers: [r] });
+    this.dtlsFailures = new Counter({ name: 'esbc_dtls_failures_total', help: 'DTLS failures by reason', labelNames: ['reason'], registers: [r] });
+    new Gauge({ name: 'esbc_calls_active', help: 'Calls in progress', registers: [r], collect() { this.set(source.activeCalls()); } });
+    const engineGauge = (name: string, help: string, pick: (c: ReturnType<MediaEngine['counters']>) => number) =>
+      new Gauge({ name, help, registers: [r], collect() { this.set(pick(source.engine.counters())); } });
+    engineGauge('esbc_media_port_pairs_in_use', 'Media port pairs bound', (c) => c.portPairsInUse);
+    engineGauge('esbc_media_port_pairs_total', 'Media port pairs in the range', (c) => c.portPairsTotal);
+    engineGauge('esbc_media_workers', 'Media worker threads', (c) => c.workers);
+    engineGauge('esbc_media_events_dropped_total', 'Engine events lost to a full queue', (c) => c.droppedEvents);
+    engineGauge('esbc_media_cert_rotations_total', 'DTLS certificate rotations', (c) => c.certRotations);
+    const self = this;
+    new Gauge({
+      name: 'esbc_media_packets_total',
+      help: 'Packets and bytes relayed, by direction and leg kind (ended plus live calls)',
+      labelNames: ['direction', 'kind', 'unit'],
+      registers: [r],
+      collect() {
+        this.reset();
+        const totals = new Map(self.endedPackets);
+        for (const live of source.liveStats()) self.fold(totals, live.kinds, live.stats, 'packets');
+        for (const [k, v] of totals) {
+          const [direction, kind, unit] = k.split('|') as [string, string, string];
+          this.set({ direction, kind, unit }, v);
+        }
+      },
+    });
+    new Gauge({
+      name: 'esbc_media_drops_total',
+      help: 'Packets dropped by the media engine, by reason (SRTP auth and replay failures included)',
+      labelNames: ['reason'],
+      registers: [r],
+      collect() {
+        this.reset();
+        const totals = new Map(self.endedDrops);
+        for (const live of source.liveStats()) self.fold(totals, live.kinds, live.stats, 'drops');
+        for (const reason of DROP_REASONS) this.set({ reason }, totals.get(reason) ?? 0);
+      },
+    });
+  }
+
+  /** Counts engine events (DTLS outcomes). */
+  onMediaEvent(e: MediaEvent): void {
+    if (e.type === 'dtls-connected') this.dtlsHandshakes.inc({ outcome: 'connected' });
+    if (e.type === 'dtls-failed') {
+      this.dtlsHandshakes.inc({ outcome: 'failed' });
+      this.dtlsFailures.inc({ reason: e.reason.startsWith('alert') ? 'alert' : e.reason });
+    }
+  }
+
+  /** Folds an ended call's final counters into the totals. */
+  onCallEnded(kinds: { a: string; b: string }, stats: PipelineStats | undefined): void {
+    if (!stats) return;
+    this.fold(this.endedPackets, kinds, stats, 'packets');
+    this.fold(this.endedDrops, kinds, stats, 'drops');
+  }
+
+  private fold(into: Map<string, number>, kinds: { a: string; b: string }, s: PipelineStats, what: 'packets' | 'drops'): void {
+    const add = (k: string, v: number) => into.set(k, (into.get(k) ?? 0) + v);
+    for (const side of ['a', 'b'] as const) {
+      const l = s[side];
+      if (what === 'packets') {
+        add(`in|${kinds[side]}|packets`, l.packetsIn);
+        add(`out|${kinds[side]}|packets`, l.packetsOut);
+        add(`in|${kinds[side]}|bytes`, l.bytesIn);
+        add(`out|${kinds[side]}|bytes`, l.bytesOut);
+      } else {
+        for (const reason of DROP_REASONS) add(reason, l.drops[reason] ?? 0);
+      }
+    }
+  }
+}
