@@ -42,8 +42,11 @@ async function main(argv: string[]): Promise<number> {
       const config = configPath ? loadConfigFile(configPath) : loadDefaultConfig();
       const sbc = await startSbc(config);
       const stop = (signal: string) => {
-        sbc.log.info({ signal }, 'shutting down');
-        sbc.stop().then(
+        // SIGTERM (orchestrators): drain for the configured time. SIGINT in
+        // a terminal: the same, quickly.
+        const drainMs = signal === 'SIGTERM' ? config.shutdown.drainSeconds * 1000 : 0;
+        sbc.log.info({ signal, drainMs }, 'shutting down');
+        sbc.stop({ drainMs }).then(
           () => process.exit(0),
           () => process.exit(1),
         );

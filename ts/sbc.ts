@@ -10,7 +10,11 @@ import { SbcApp } from './b2bua/app';
 import { Router } from './b2bua/routing';
 import type { SbcConfig } from './config';
 import { loadMusicWav, MediaEngine } from './media';
+import { CdrWriter } from './ops/cdr';
+import { startOpsServer } from './ops/http';
 import { createLogger, type Logger } from './ops/log';
+import { SbcMetrics } from './ops/metrics';
+import { OpsObserver } from './ops/observer';
 import { startEmbeddedSipEngine, type EmbeddedSipEngine, type SipListen } from './sip';
 
 export interface RunningSbc {
@@ -22,7 +26,15 @@ export interface RunningSbc {
   /** The SIP listen addresses actually bound, per realm (port 0 resolved). */
   sipListen: Record<string, SipListen[]>;
   log: Logger;
-  stop(): Promise<void>;
+  metrics: SbcMetrics;
+  /** Port of the metrics/health endpoint, when enabled. */
+  opsPort?: number;
+  /**
+   * Graceful stop: new INVITEs get 503, active calls may finish for
+   * `drainMs` (default config.shutdown.drainSeconds), the rest are released
+   * with BYE and a Reason, then everything closes.
+   */
+  stop(opts?: { drainMs?: number }): Promise<void>;
 }
 
 export async function startSbc(config: SbcConfig, log: Logger = createLogger(config.log.level)): Promise<RunningSbc> {
@@ -100,8 +112,32 @@ export async function startSbc(config: SbcConfig, log: Logger = createLogger(con
   });
   srf.on('error', (err: Error) => log.error({ err }, 'drachtio connection error'));
 
-  const app = new SbcApp({ srf, engine, router: new Router(config), log, advertiseAddress: m.advertiseAddress, boundPorts });
+  let app!: SbcApp;
+  const metrics = new SbcMetrics({
+    engine,
+    activeCalls: () => app.calls.size,
+    liveStats: () =>
+      [...app.calls.values()].flatMap((c) => {
+        if (c.pipeline.isClosed) return [];
+        return [{ kinds: { a: c.leg('a').plan.security, b: c.leg('b').plan.security }, stats: c.pipeline.stats() }];
+      }),
+  });
+  engine.on('event', (e) => metrics.onMediaEvent(e));
+  const cdrs = config.cdr ? new CdrWriter(config.cdr) : undefined;
+  app = new SbcApp({
+    srf,
+    engine,
+    router: new Router(config),
+    log,
+    advertiseAddress: m.advertiseAddress,
+    boundPorts,
+    observer: new OpsObserver(metrics, cdrs),
+  });
   app.attach();
+  const ops = config.metrics
+    ? await startOpsServer({ address: config.metrics.address, port: config.metrics.port, registry: metrics.registry, ready: () => app.isAccepting })
+    : undefined;
+  if (ops) log.info({ metrics: `http://${config.metrics!.address}:${ops.port}/metrics` }, 'metrics and health endpoint listening');
   log.info({ sip: sipListen, engine: config.sip.engine }, 'SBC ready');
 
   let stopped = false;
@@ -113,11 +149,24 @@ export async function startSbc(config: SbcConfig, log: Logger = createLogger(con
     sipEngine,
     sipListen,
     log,
-    async stop() {
+    metrics,
+    opsPort: ops?.port,
+    async stop(opts = {}) {
       if (stopped) return;
       stopped = true;
       app.stopAccepting();
-      for (const call of [...app.calls.values()]) call.release('SBC shutting down');
+      const drainMs = opts.drainMs ?? 0;
+      if (drainMs > 0 && app.calls.size > 0) {
+        log.info({ calls: app.calls.size, drainMs }, 'draining: new calls refused, waiting for active calls to end');
+        const until = Date.now() + drainMs;
+        while (app.calls.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+      }
+      const remaining = [...app.calls.values()];
+      if (remaining.length > 0) log.info({ calls: remaining.length }, 'releasing remaining calls');
+      for (const call of remaining) call.release('SBC shutting down');
+      // Let the BYEs go out before the SIP engine stops.
+      if (remaining.length > 0) await new Promise((r) => setTimeout(r, 300));
+      await ops?.close();
       disconnectSrf(srf);
       await sipEngine?.stop();
       engine.shutdown();

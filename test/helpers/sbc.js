@@ -7,7 +7,7 @@ const { startSbc, validateConfig, createLogger } = require('../../dist');
  * realms: [{ name, security, transport?, port?, nextHop, media?, refer? }] -> config; SIP
  * listens on `port` or port 0 (the engine picks); routes default to "each realm to the other".
  */
-async function startTestSbc({ realms, routes, media = {}, logLevel = process.env.ESBC_TEST_LOG || 'silent', sip = {} }) {
+async function startTestSbc({ realms, routes, media = {}, logLevel = process.env.ESBC_TEST_LOG || 'silent', sip = {}, extra = {} }) {
   const config = validateConfig({
     sip: { engine: 'embedded', ...sip },
     media: { bindAddress: '127.0.0.1', portMin: 46000, portMax: 46999, mediaTimeoutSecs: 0, ...media },
@@ -19,6 +19,7 @@ async function startTestSbc({ realms, routes, media = {}, logLevel = process.env
     })),
     routes: routes || realms.filter((r) => r.nextHop).map((r) => ({ from: realms.find((x) => x !== r).name, to: r.name })),
     log: { level: logLevel === 'silent' ? 'fatal' : logLevel },
+    ...extra,
   });
   const log = createLogger(logLevel);
   const sbc = await startSbc(config, log);

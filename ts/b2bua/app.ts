@@ -8,6 +8,7 @@ import type Srf from 'drachtio-srf';
 import type { RealmConfig } from '../config';
 import type { MediaEngine } from '../media';
 import type { Logger } from '../ops/log';
+import type { CallObserver } from '../ops/observer';
 import { parseSdp, SdpError } from '../sdp';
 import { Call, type CallContext } from './call';
 import { CallRejection } from './reason';
@@ -24,6 +25,8 @@ export interface AppOptions {
   advertiseAddress?: string;
   /** Ports the embedded SIP engine bound for listen entries configured with port 0. */
   boundPorts?: Map<string, number>;
+  /** Metrics and CDRs. */
+  observer?: CallObserver;
 }
 
 export class SbcApp {
@@ -34,7 +37,7 @@ export class SbcApp {
   private readonly transfer: TransferContext;
 
   constructor(private readonly o: AppOptions) {
-    this.callContext = { srf: o.srf, engine: o.engine, log: o.log, advertiseAddress: o.advertiseAddress, onEnd: (c) => this.calls.delete(c.id) };
+    this.callContext = { srf: o.srf, engine: o.engine, log: o.log, advertiseAddress: o.advertiseAddress, onEnd: (c) => this.onCallEnd(c) };
     this.transfer = { router: o.router, calls: this.calls, callContext: this.callContext, sipAddress: (realm) => this.sipAddress(realm) };
   }
 
@@ -57,8 +60,23 @@ export class SbcApp {
     this.accepting = false;
   }
 
+  get isAccepting(): boolean {
+    return this.accepting;
+  }
+
+  private onCallEnd(c: Call): void {
+    // A transfer can re-key a Call object under a new id; only drop our own entry.
+    if (this.calls.get(c.id) === c) this.calls.delete(c.id);
+    try {
+      this.o.observer?.onCallEnded(c);
+    } catch (err) {
+      this.o.log.error({ err, callId: c.id }, 'recording the call end failed');
+    }
+  }
+
   private async onInvite(req: Srf.SrfRequest, res: Srf.SrfResponse): Promise<void> {
     const callId = req.get('Call-ID');
+    const receivedAt = Date.now();
     const log = this.o.log.child({ callId });
     let call: Call;
     try {
@@ -88,6 +106,7 @@ export class SbcApp {
       const r = toRejection(err);
       log.warn({ status: r.status, reason: r.reason, from: req.source_address }, 'call rejected');
       res.send(r.status, { headers: { Reason: r.reasonHeader } });
+      this.o.observer?.onRejected({ callId, status: r.status, reason: r.reason, receivedAt });
       return;
     }
     this.calls.set(call.id, call);

@@ -76,6 +76,12 @@ export class Call {
   private setup?: { res: Srf.SrfResponse; uacReq?: Srf.SrfRequest };
   /** Why release() ended the call (for a release that happens during setup). */
   private releaseReason?: string;
+  /** Set when the call ends (CDRs, metrics). */
+  endReason?: string;
+  endedAt?: number;
+  finalStats?: ReturnType<Pipeline['stats']>;
+  /** The SIP status the caller got when the call did not connect. */
+  failStatus?: number;
   /** A re-INVITE is being relayed (glare: the other side gets 491). */
   reinvitePending = false;
   /** Extra headers on the INVITE to the callee (Replaces of an attended transfer). */
@@ -157,6 +163,7 @@ export class Call {
     } catch (err) {
       this.setup = undefined;
       const e = err as { status?: number; message?: string };
+      this.failStatus = (err instanceof SdpError ? err.status : e.status) ?? 500;
       if (!res.finalResponseSent) {
         const r = err instanceof SdpError ? new CallRejection(err.status, err.reason) : new CallRejection(e.status ?? 500, e.message ?? 'call setup failed');
         res.send(r.status, { headers: { Reason: r.reasonHeader } });
@@ -232,7 +239,10 @@ export class Call {
     const other = by === 'a' ? this.uac : by === 'b' ? this.uas : undefined;
     if (other) destroyDialog(other);
     const stats = this.pipeline.close();
-    this.log.info({ reason, durationMs: Date.now() - this.startedAt, stats: stats && summarize(stats) }, 'call: ended');
+    this.endReason = reason;
+    this.finalStats = stats;
+    this.endedAt = Date.now();
+    this.log.info({ reason, durationMs: this.endedAt - this.startedAt, stats: stats && summarize(stats) }, 'call: ended');
     this.ctx.onEnd(this);
   }
 

@@ -94,6 +94,14 @@ export const configSchema = z
     realms: z.array(realmSchema).min(1),
     routes: z.array(routeSchema).default([]),
     log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info') }).default({ level: 'info' }),
+    /** Prometheus /metrics and /health/{live,ready} over HTTP; absent: off. */
+    metrics: z.strictObject({ address: ip.default('127.0.0.1'), port: port.default(9090) }).optional(),
+    /** Call detail records: 'stdout' or a file, rotated by size. */
+    cdr: z
+      .strictObject({ path: z.string().min(1), maxBytes: z.number().int().positive().default(50 * 1024 * 1024), keep: z.number().int().min(1).default(5) })
+      .optional(),
+    /** SIGTERM: refuse new calls (503), let calls finish this long, then release them. */
+    shutdown: z.strictObject({ drainSeconds: z.number().min(0).default(30) }).default({ drainSeconds: 30 }),
   })
   .superRefine((cfg, ctx) => {
     const names = new Set<string>();
