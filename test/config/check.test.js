@@ -82,3 +82,38 @@ test('a file that is not YAML or does not exist is reported as such', () => {
   assert.match(check(write('broken.yaml', 'realms: [\n')).stderr, /is not valid YAML/);
   assert.match(check(path.join(tmp, 'missing.yaml')).stderr, /cannot read/);
 });
+
+test('environment variables override file values (ESBC__path__to__key)', () => {
+  const file = write('env.yaml', [
+    'realms:',
+    '  - name: a',
+    '    sip: { listen: [{ address: 127.0.0.1, port: 5060 }] }',
+  ].join('\n'));
+  const r = spawnSync(process.execPath, [cli, 'check', '--config', file], {
+    encoding: 'utf8',
+    env: { ...process.env, ESBC__media__portMin: '40000', ESBC__media__portMax: '40999', ESBC__realms__0__sip__listen__0__port: '5070', ESBC__log__level: 'debug' },
+  });
+  assert.equal(r.status, 0, r.stderr);
+  const eff = JSON.parse(r.stdout);
+  assert.equal(eff.media.portMin, 40000);
+  assert.equal(eff.realms[0].sip.listen[0].port, 5070);
+  assert.equal(eff.log.level, 'debug');
+  const bad = spawnSync(process.execPath, [cli, 'check', '--config', file], { encoding: 'utf8', env: { ...process.env, ESBC__media__portMin: 'lots' } });
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /media\.portMin/);
+});
+
+test('esbc version and --help', () => {
+  const v = spawnSync(process.execPath, [cli, 'version'], { encoding: 'utf8' });
+  assert.equal(v.status, 0);
+  const info = JSON.parse(v.stdout);
+  assert.equal(info.esbc, require('../../package.json').version);
+  assert.match(info.openssl, /^OpenSSL 3\./);
+  assert.match(info.libsrtp, /^libsrtp2 2\./);
+  const help = spawnSync(process.execPath, [cli, '--help'], { encoding: 'utf8' });
+  assert.equal(help.status, 0);
+  assert.match(help.stdout, /esbc check --config/);
+  const unknown = spawnSync(process.execPath, [cli, 'frobnicate'], { encoding: 'utf8' });
+  assert.equal(unknown.status, 2);
+  assert.match(unknown.stderr, /unknown command 'frobnicate'/);
+});

@@ -1,3 +1,3 @@
 export * from './schema';
-export { ConfigError, loadConfigFile, loadDefaultConfig, validateConfig } from './load';
+export { applyEnvOverrides, ConfigError, loadConfigFile, loadDefaultConfig, validateConfig } from './load';
 export { defaultConfig } from './defaults';

@@ -15,6 +15,32 @@ export class ConfigError extends Error {
   }
 }
 
+/**
+ * Environment overrides for containers: `ESBC__media__bindAddress=10.0.0.5`
+ * sets media.bindAddress; path segments are separated by `__`, array
+ * indexes are numbers (`ESBC__realms__0__sip__listen__0__port=5070`), and
+ * values are read as YAML scalars (numbers, booleans, strings).
+ */
+export function applyEnvOverrides(raw: unknown, env: NodeJS.ProcessEnv = process.env): unknown {
+  const root = (raw && typeof raw === 'object' ? raw : {}) as Record<string, unknown>;
+  for (const [key, value] of Object.entries(env)) {
+    if (!key.startsWith('ESBC__') || value === undefined) continue;
+    const path = key.slice('ESBC__'.length).split('__').filter(Boolean);
+    if (path.length === 0) continue;
+    let node: Record<string, unknown> = root;
+    for (const [i, seg] of path.entries()) {
+      if (i === path.length - 1) {
+        node[seg] = parseYaml(value) as unknown;
+      } else {
+        const next = node[seg];
+        if (!next || typeof next !== 'object') node[seg] = /^\d+$/.test(path[i + 1]!) ? [] : {};
+        node = node[seg] as Record<string, unknown>;
+      }
+    }
+  }
+  return root;
+}
+
 /** Validates an already-parsed object; errors name the bad key path. */
 export function validateConfig(raw: unknown, source = 'configuration'): SbcConfig {
   const r = configSchema.safeParse(raw);
@@ -38,9 +64,9 @@ export function loadConfigFile(path: string): SbcConfig {
   } catch (e) {
     throw new ConfigError(`${path} is not valid YAML: ${(e as Error).message}`);
   }
-  return validateConfig(raw, path);
+  return validateConfig(applyEnvOverrides(raw), path);
 }
 
 export function loadDefaultConfig(): SbcConfig {
-  return validateConfig(defaultConfig(), 'built-in defaults');
+  return validateConfig(applyEnvOverrides(defaultConfig()), 'built-in defaults');
 }
