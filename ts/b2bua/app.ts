@@ -37,7 +37,7 @@ export class SbcApp {
   private readonly transfer: TransferContext;
 
   constructor(private readonly o: AppOptions) {
-    this.callContext = { srf: o.srf, engine: o.engine, log: o.log, advertiseAddress: o.advertiseAddress, onEnd: (c) => this.onCallEnd(c) };
+    this.callContext = { srf: o.srf, engine: o.engine, log: o.log, advertiseAddress: o.advertiseAddress, onEnd: (c) => this.onCallEnd(c), contactFor: (realm) => this.contactFor(realm) };
     this.transfer = { router: o.router, calls: this.calls, callContext: this.callContext, sipAddress: (realm) => this.sipAddress(realm) };
   }
 
@@ -47,6 +47,14 @@ export class SbcApp {
     if (!l) return undefined;
     const port = l.port === 0 ? this.o.boundPorts?.get(`${realm.name}/${l.transport}/${l.address}`) : l.port;
     return port ? { host: l.address, port, transport: l.transport } : undefined;
+  }
+
+  /** `<sip:esbc@host:port;transport=x>` of the SBC's listener in `realm`. */
+  contactFor(realm: RealmConfig): string | undefined {
+    const a = this.sipAddress(realm);
+    if (!a) return undefined;
+    const host = a.host.includes(':') ? `[${a.host}]` : a.host;
+    return `<sip:esbc@${host}:${a.port}${a.transport === 'udp' ? '' : `;transport=${a.transport}`}>`;
   }
 
   attach(): void {

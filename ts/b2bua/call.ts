@@ -39,6 +39,8 @@ export interface CallContext {
   log: Logger;
   /** Address written into SDP instead of the bind address (NAT), if set. */
   advertiseAddress?: string;
+  /** The SBC's own Contact toward a realm; it also makes the SIP engine send from that realm's listener. */
+  contactFor?(realm: RealmConfig): string | undefined;
   onEnd(call: Call): void;
 }
 
@@ -128,7 +130,7 @@ export class Call {
         {
           localSdpB: offerB.sdp,
           localSdpA: (sdp: string) => this.answerFromB(sdp),
-          headers: this.outgoingHeaders,
+          headers: this.requestHeadersB(),
           proxyRequestHeaders: [],
           proxyResponseHeaders: ['Reason'],
         },
@@ -170,6 +172,13 @@ export class Call {
       }
       this.end(e.status === 487 ? 'cancelled' : `setup failed: ${e.status ?? ''} ${e.message ?? err}`.trim());
     }
+  }
+
+  /** Headers of the INVITE to the callee: our Contact in the target realm (realm separation), Replaces. */
+  private requestHeadersB(): Record<string, string> | undefined {
+    const contact = this.ctx.contactFor?.(this.route.target);
+    if (!contact && !this.outgoingHeaders) return undefined;
+    return { ...(contact ? { Contact: contact } : {}), ...this.outgoingHeaders };
   }
 
   /** Maps the callee's SDP (183 or 200) into the caller's answer. */

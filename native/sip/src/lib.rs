@@ -5,7 +5,9 @@ pub mod drachtio;
 pub mod engine;
 pub mod ids;
 pub mod logging;
+#[cfg(feature = "runtime")]
 pub mod runtime;
 pub mod sip;
+#[cfg(feature = "runtime")]
 pub mod transport;
 pub mod txn;

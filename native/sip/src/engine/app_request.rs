@@ -42,9 +42,14 @@ impl Engine {
             return self.reply(client, msg_id, "NOK|too many transactions");
         }
         let uri = app.uri().unwrap_or("").to_string();
-        let Some(peer) = self.resolve(proxy.unwrap_or(&uri), Proto::Udp) else {
+        let Some(mut peer) = self.resolve(proxy.unwrap_or(&uri), Proto::Udp) else {
             return self.reply(client, msg_id, "NOK|cannot resolve destination (IP literal required, or no listener for that transport)");
         };
+        // The app picks the interface (e.g. the SBC's listener in the target
+        // realm) by naming it in the Contact it supplies.
+        if let Some(local) = app.get("Contact").and_then(|c| self.listener_named_in(c, peer.proto)) {
+            peer.local = local;
+        }
         let local = host_port(&peer.local);
         let mut m = SipMessage::request(&method, &uri);
         let branch = ids::branch();
@@ -84,6 +89,16 @@ impl Engine {
         if method == "INVITE" {
             self.cdr("attempt", "application", None, &m);
         }
+    }
+
+    /// Our listener whose address is the host:port of the URI in `contact`.
+    fn listener_named_in(&self, contact: &str, proto: Proto) -> Option<std::net::SocketAddr> {
+        let inner = contact.split_once('<').map_or(contact, |(_, r)| r.split('>').next().unwrap_or(r));
+        let u = crate::sip::uri::parse_sip_uri(inner.trim())?;
+        let host = u.host.trim_start_matches('[').trim_end_matches(']');
+        let ip: std::net::IpAddr = host.parse().ok()?;
+        let addr = std::net::SocketAddr::new(ip, u.port?);
+        self.listener_addrs(proto).find(|a| *a == addr)
     }
 
     /// Start a client transaction and put the request on the wire.

@@ -228,6 +228,11 @@ impl Engine {
         self.listeners.iter().find(|l| l.proto == proto && l.addr.is_ipv4() == remote.is_ipv4()).map(|l| l.addr)
     }
 
+    /// Our listening addresses for a transport.
+    fn listener_addrs(&self, proto: Proto) -> impl Iterator<Item = SocketAddr> + '_ {
+        self.listeners.iter().filter(move |l| l.proto == proto).map(|l| l.addr)
+    }
+
     pub fn hostports(&self) -> String {
         self.listeners.iter().map(|l| format!("{}/{}", l.proto.name(), host_port(&l.addr))).collect::<Vec<_>>().join(",")
     }

@@ -1,12 +1,11 @@
 'use strict';
-// WIP (fails today; not run by the test runner): a call routed into realm
-// 'out' should leave from realm 'out''s SIP listener, so the callee answers
-// and sends in-dialog requests there (realm separation). Today the embedded
-// SIP engine sends every out-of-dialog request from its first listener of the
-// transport (native/sip/src/engine/mod.rs local_for), i.e. from realm 'in'.
+// Realm separation: a call routed into realm 'out' leaves from realm 'out''s
+// SIP listener (the SBC names it in its Contact, and the SIP engine sends from
+// the listener the Contact names), so the callee answers and sends in-dialog
+// requests there.
 const test = require('node:test');
 const assert = require('node:assert');
-const h = require('../../helpers/b2bua');
+const h = require('../helpers/b2bua');
 
 test('INVITE toward realm "out" leaves from the out realm listener (Via and Contact)', async (t) => {
   const r = await h.sippCall(t, {
