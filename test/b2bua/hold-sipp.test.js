@@ -64,7 +64,7 @@ async function holdCall(t, { offer = SEED, answer = CALLEE, uac, uas = '', rtp =
   const callerLog = () => parseMessageLog(fs.existsSync(path.join(caller.dir, 'messages.log')) ? fs.readFileSync(path.join(caller.dir, 'messages.log'), 'utf8') : '');
   /** Releases the caller's next go() step once it has sent the ACK of CSeq `cseq` (so it sits in go()). */
   const go = async (cseq) => {
-    await waitUntil(() => callerLog().some((m) => m.sent && /^ACK /.test(m.firstLine) && h.header(m, 'CSeq') === `${cseq} ACK`), 10000, `caller sent ACK ${cseq}`);
+    await waitUntil(() => callerLog().some((m) => m.sent && /^ACK /.test(m.firstLine) && h.header(m, 'CSeq') === `${cseq} ACK`), 20000, `caller sent ACK ${cseq}`);
     await s.poke(caller.port, call.callId);
   };
   const ctx = { sbc, call, events, go };
@@ -94,11 +94,11 @@ test('caller hold (sendonly), resume, offerless re-INVITE: exact SDP each way, S
       s.bye('uac', 5),
     uas: s.answer('uas', 'INVITE', withDir(CALLEE, 'recvonly')) + s.answer('uas', 'INVITE', withDir(CALLEE, 'sendrecv')),
     during: async ({ call, go }) => {
-      await waitUntil(() => call.a.remote.media[0].direction === 'sendonly', 10000, 'hold applied');
+      await waitUntil(() => call.a.remote.media[0].direction === 'sendonly', 20000, 'hold applied');
       const st = call.pipeline.stats();
       held = { a: st.a.direction, b: st.b.direction, role: call.a.plan.dtlsRole };
       await go(2);
-      await waitUntil(() => call.a.remote.media[0].address === '127.0.0.4', 10000, 'answer from the ACK applied');
+      await waitUntil(() => call.a.remote.media[0].address === '127.0.0.4', 20000, 'answer from the ACK applied');
       ackApplied = { role: call.a.plan.dtlsRole, handshakes: call.pipeline.stats().a.handshakes };
       await go(4);
     },
@@ -240,22 +240,22 @@ test('re-INVITE with a new caller fingerprint (same setup): exactly one new hand
       const st = () => call.pipeline.stats();
       const connected = () => events.filter((e) => e.type === 'dtls-connected' && e.side === 'a');
       const port = call.pipeline.local.a.rtpPort;
-      await waitUntil(() => st().b.packetsIn >= 5, 10000, "the callee's RTP reaches the SBC");
+      await waitUntil(() => st().b.packetsIn >= 5, 20000, "the callee's RTP reaches the SBC");
       clients.push(dtlsClient(t, port, certs[0]));
-      await waitUntil(() => connected().length === 1, 10000, `first handshake (events ${JSON.stringify(events)})`);
+      await waitUntil(() => connected().length === 1, 20000, `first handshake (events ${JSON.stringify(events)})`);
       let out = st().a.packetsOut;
-      await waitUntil(() => st().a.packetsOut >= out + 10, 10000, 'SRTP toward the caller');
+      await waitUntil(() => st().a.packetsOut >= out + 10, 20000, 'SRTP toward the caller');
       assert.equal(st().a.handshakes, 1);
       noKeys = st().a.drops.no_keys; // the callee's RTP before the first keys
       await go(1); // re-INVITE with the second certificate's fingerprint
-      await waitUntil(() => call.a.plan.remoteFingerprints.some((f) => f.value === certs[1].fp), 10000, 're-INVITE applied');
+      await waitUntil(() => call.a.plan.remoteFingerprints.some((f) => f.value === certs[1].fp), 20000, 're-INVITE applied');
       assert.equal(st().a.handshakes, 2, 'one new handshake started');
       out = st().a.packetsOut;
-      await waitUntil(() => st().a.packetsOut >= out + 10, 10000, 'old keys keep media flowing until the new handshake');
+      await waitUntil(() => st().a.packetsOut >= out + 10, 20000, 'old keys keep media flowing until the new handshake');
       clients.push(dtlsClient(t, port, certs[1]));
-      await waitUntil(() => connected().length === 2, 10000, `second handshake (events ${JSON.stringify(events)})`);
+      await waitUntil(() => connected().length === 2, 20000, `second handshake (events ${JSON.stringify(events)})`);
       out = st().a.packetsOut;
-      await waitUntil(() => st().a.packetsOut >= out + 10, 10000, 'SRTP toward the caller with the new keys');
+      await waitUntil(() => st().a.packetsOut >= out + 10, 20000, 'SRTP toward the caller with the new keys');
       stats = st();
       await go(2); // BYE
     },
