@@ -4,9 +4,12 @@
  *   esbc [start] [--config file.yaml]   run the SBC (embedded defaults without --config)
  *   esbc check --config file.yaml       validate and print the effective configuration
  *   esbc version                        package, addon, OpenSSL and libsrtp versions
+ * While running, SIGUSR2 steps the log level (configured -> debug -> trace ->
+ * configured); SIGTERM drains and stops, SIGINT stops.
  */
 import { ConfigError, loadConfigFile, loadDefaultConfig } from './config';
 import { MediaEngine } from './media';
+import { createLogger, terminalDestination } from './ops/log';
 import { startSbc } from './sbc';
 
 function usage(): string {
@@ -40,7 +43,10 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'start': {
       const config = configPath ? loadConfigFile(configPath) : loadDefaultConfig();
-      const sbc = await startSbc(config);
+      // JSON lines, or pino-pretty when stdout is a terminal.
+      const sbc = await startSbc(config, createLogger(config.log.level, terminalDestination()));
+      // SIGUSR2: next log level (configured -> debug -> trace -> configured).
+      process.on('SIGUSR2', () => sbc.cycleLogLevel());
       const stop = (signal: string) => {
         // SIGTERM (orchestrators): drain for the configured time. SIGINT in
         // a terminal: the same, quickly.

@@ -12,7 +12,7 @@ import type { SbcConfig } from './config';
 import { loadMusicWav, MediaEngine } from './media';
 import { CdrWriter } from './ops/cdr';
 import { startOpsServer } from './ops/http';
-import { createLogger, type Logger } from './ops/log';
+import { createLogger, isLogLevel, LOG_LEVELS, setLogLevel, type Logger, type LogLevel } from './ops/log';
 import { SbcMetrics } from './ops/metrics';
 import { OpsObserver } from './ops/observer';
 import { startEmbeddedSipEngine, type EmbeddedSipEngine, type SipListen } from './sip';
@@ -29,6 +29,16 @@ export interface RunningSbc {
   metrics: SbcMetrics;
   /** Port of the metrics/health endpoint, when enabled. */
   opsPort?: number;
+  /** The current log level. */
+  readonly logLevel: string;
+  /**
+   * Changes the log level at run time: the SBC's logger with every live
+   * call's logger, and the embedded SIP engine's (debug for debug and trace,
+   * info otherwise). Throws on an unknown level name.
+   */
+  setLogLevel(level: string): LogLevel;
+  /** SIGUSR2 in the CLI: configured level -> debug -> trace -> configured level. */
+  cycleLogLevel(): LogLevel;
   /**
    * Graceful stop: new INVITEs get 503, active calls may finish for
    * `drainMs` (default config.shutdown.drainSeconds), the rest are released
@@ -82,6 +92,7 @@ export async function startSbc(config: SbcConfig, log: Logger = createLogger(con
         controlPort: emb.controlPort,
         tls: emb.tls,
         timers: emb.timers,
+        logLevel: sipEngineLevel(config.log.level),
         onLog: ({ level, msg, ts: _ts, ...fields }) => sipLog[level === "error" || level === "warn" || level === "debug" ? level : "info"](fields, msg),
       });
       wanted.forEach((w, i) => {
@@ -134,8 +145,25 @@ export async function startSbc(config: SbcConfig, log: Logger = createLogger(con
     observer: new OpsObserver(metrics, cdrs),
   });
   app.attach();
+  const changeLogLevel = (level: string): LogLevel => {
+    if (!isLogLevel(level)) throw new Error(`unknown log level '${level}' (one of ${LOG_LEVELS.join(', ')})`);
+    const from = log.level;
+    setLogLevel(log, level);
+    sipEngine?.setLogLevel(sipEngineLevel(level));
+    // At the new level when it lets info through, else at the level that was set (so the change itself is visible).
+    if (log.isLevelEnabled('info')) log.info({ from, to: level }, 'log level changed');
+    else if (level !== 'silent') log[level]({ from, to: level }, 'log level changed');
+    return level;
+  };
+  const logCycle = [...new Set<LogLevel>([config.log.level, 'debug', 'trace'])];
   const ops = config.metrics
-    ? await startOpsServer({ address: config.metrics.address, port: config.metrics.port, registry: metrics.registry, ready: () => app.isAccepting })
+    ? await startOpsServer({
+        address: config.metrics.address,
+        port: config.metrics.port,
+        registry: metrics.registry,
+        ready: () => app.isAccepting,
+        logLevel: { get: () => log.level, set: changeLogLevel },
+      })
     : undefined;
   if (ops) log.info({ metrics: `http://${config.metrics!.address}:${ops.port}/metrics` }, 'metrics and health endpoint listening');
   log.info({ sip: sipListen, engine: config.sip.engine }, 'SBC ready');
@@ -151,6 +179,14 @@ export async function startSbc(config: SbcConfig, log: Logger = createLogger(con
     log,
     metrics,
     opsPort: ops?.port,
+    get logLevel() {
+      return log.level;
+    },
+    setLogLevel: changeLogLevel,
+    cycleLogLevel() {
+      const i = logCycle.indexOf(log.level as LogLevel);
+      return changeLogLevel(logCycle[(i + 1) % logCycle.length]!);
+    },
     async stop(opts = {}) {
       if (stopped) return;
       stopped = true;
@@ -172,6 +208,18 @@ export async function startSbc(config: SbcConfig, log: Logger = createLogger(con
       engine.shutdown();
     },
   };
+}
+
+/**
+ * The SIP engine's level: debug for debug and trace, otherwise info. Lines
+ * the SBC's level does not want are filtered here (the engine's logger is a
+ * child of the SBC's). The engine is never made quieter than info, its level
+ * before run-time changes existed: that changes SIP timing enough to widen a
+ * race in drachtio-srf (a re-INVITE right after the ACK, before Call.connect
+ * has its 'modify' listener, is answered by srf itself).
+ */
+function sipEngineLevel(level: string): 'info' | 'debug' {
+  return level === 'debug' || level === 'trace' ? 'debug' : 'info';
 }
 
 interface WireProtocolInternals {

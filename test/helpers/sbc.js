@@ -6,8 +6,9 @@ const { startSbc, validateConfig, createLogger } = require('../../dist');
 /**
  * realms: [{ name, security, transport?, port?, nextHop, media?, refer? }] -> config; SIP
  * listens on `port` or port 0 (the engine picks); routes default to "each realm to the other".
+ * `log`: a pino logger to use instead of one at `logLevel` on stdout.
  */
-async function startTestSbc({ realms, routes, media = {}, logLevel = process.env.ESBC_TEST_LOG || 'silent', sip = {}, extra = {} }) {
+async function startTestSbc({ realms, routes, media = {}, logLevel = process.env.ESBC_TEST_LOG || 'silent', sip = {}, extra = {}, log }) {
   const config = validateConfig({
     sip: { engine: 'embedded', ...sip },
     media: { bindAddress: '127.0.0.1', portMin: 46000, portMax: 46999, mediaTimeoutSecs: 0, ...media },
@@ -21,8 +22,7 @@ async function startTestSbc({ realms, routes, media = {}, logLevel = process.env
     log: { level: logLevel === 'silent' ? 'fatal' : logLevel },
     ...extra,
   });
-  const log = createLogger(logLevel);
-  const sbc = await startSbc(config, log);
+  const sbc = await startSbc(config, log || createLogger(logLevel));
   sbc.port = (realm) => sbc.sipListen[realm][0].port;
   sbc.uri = (user, realm) => `sip:${user}@127.0.0.1:${sbc.port(realm)}`;
   return sbc;

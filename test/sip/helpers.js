@@ -40,6 +40,7 @@ async function startEngine(opts = {}) {
     limits: opts.limits,
     tls: opts.tls,
     sessionTimerSecs: opts.sessionTimerSecs,
+    sessionTimerMinSecs: opts.sessionTimerMinSecs,
     logLevel: opts.logLevel || process.env.ESBC_SIP_LOG || 'warn',
     onLog: (e) => {
       logs.push(e);

@@ -36,6 +36,8 @@ export interface EmbeddedSipEngineOptions {
   };
   /** RFC 4028 interval added to outgoing INVITEs that carry none. */
   sessionTimerSecs?: number;
+  /** Lowest session interval (RFC 4028 Min-SE) the engine runs a timer with; default 90. */
+  sessionTimerMinSecs?: number;
   logLevel?: 'error' | 'warn' | 'info' | 'debug';
   /** Receives each JSON log line of the engine (default: stderr passthrough). */
   onLog?: (entry: EngineLogEntry) => void;
@@ -57,6 +59,8 @@ export interface EmbeddedSipEngine {
   secret: string;
   sipListen: SipListen[];
   pid: number;
+  /** Changes the engine's log level while it runs (a `log-level` line on its stdin). */
+  setLogLevel(level: 'error' | 'warn' | 'info' | 'debug'): void;
   /** Resolves when the process has exited (SIGTERM, then SIGKILL after 3 s). */
   stop(): Promise<void>;
 }
@@ -88,6 +92,7 @@ function buildConfig(o: EmbeddedSipEngineOptions): Record<string, unknown> {
     timers: o.timers ?? {},
     limits: o.limits ?? {},
     sessionTimerSecs: o.sessionTimerSecs,
+    sessionTimerMinSecs: o.sessionTimerMinSecs,
     logLevel: o.logLevel ?? 'info',
   };
 }
@@ -108,7 +113,11 @@ export function startEmbeddedSipEngine(options: EmbeddedSipEngineOptions): Promi
   if (!options.listen.length) return Promise.reject(new Error('startEmbeddedSipEngine: listen must not be empty'));
   const bin = options.binaryPath ?? defaultSipBinaryPath();
   const child = spawn(bin, ['--config-json', JSON.stringify(buildConfig(options))], {
-    stdio: ['ignore', 'pipe', 'pipe'],
+    // stdin carries run-time commands (log level); see native/sip/README.md.
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  child.stdin!.on('error', () => {
+    /* the engine exited; its exit is reported below */
   });
   live.add(child);
   installExitHook();
@@ -163,6 +172,9 @@ export function startEmbeddedSipEngine(options: EmbeddedSipEngineOptions): Promi
         secret: options.secret,
         sipListen: ready.sip,
         pid: child.pid ?? -1,
+        setLogLevel: (level): void => {
+          if (child.exitCode === null && child.signalCode === null && child.stdin?.writable) child.stdin.write(`log-level ${level}\n`);
+        },
         stop: async (): Promise<void> => {
           if (child.exitCode !== null || child.signalCode !== null) return;
           child.kill('SIGTERM');

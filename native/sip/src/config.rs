@@ -130,10 +130,17 @@ pub struct Config {
     /// Session-Expires we ask for / accept when the app does not say (RFC 4028).
     #[serde(default)]
     pub session_timer_secs: Option<u64>,
+    /// Lowest session interval the engine runs a timer with (RFC 4028 Min-SE;
+    /// default 90 s). Smaller Session-Expires values are raised to it.
+    #[serde(default = "min_se")]
+    pub session_timer_min_secs: u64,
 }
 
 fn loopback() -> String {
     "127.0.0.1".into()
+}
+fn min_se() -> u64 {
+    90
 }
 fn info() -> String {
     "info".into()

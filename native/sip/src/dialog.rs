@@ -159,8 +159,8 @@ impl Dialog {
     }
 
     /// (Re)start the session timer after a successful (re-)INVITE/UPDATE.
-    pub fn start_session_timer(&mut self, secs: u64, we_refresh: bool, now: Instant) {
-        let interval = Duration::from_secs(secs.max(90));
+    pub fn start_session_timer(&mut self, secs: u64, min_secs: u64, we_refresh: bool, now: Instant) {
+        let interval = Duration::from_secs(secs.max(min_secs));
         self.session = Some(SessionTimer {
             interval,
             we_refresh,

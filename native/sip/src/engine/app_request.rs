@@ -182,6 +182,9 @@ impl Engine {
         d.client = Some(client);
         let id = self.send_new_request(now, Some(client), m.clone(), peer.clone(), branch, Some(did.to_string()));
         self.echo_request(client, msg_id, &m, &peer, &id);
+        if method == "BYE" {
+            self.cdr("stop", "application", Some("normal-release"), &m);
+        }
     }
 
     /// The app's ACK for a 2xx we passed up: built from the dialog.

@@ -49,7 +49,7 @@ impl Engine {
         let reliable_1xx = method == "INVITE"
             && (101..200).contains(&code)
             && has_option_tag(resp.get("Require"), "100rel")
-            && has_option_tag(req.get("Supported").or(req.get("Require")), "100rel");
+            && ["Supported", "Require"].iter().any(|h| req.values(h).iter().any(|v| has_option_tag(Some(v), "100rel")));
         if method == "INVITE" && (code / 100 == 2 || reliable_1xx) && !resp.has("Contact") {
             resp.push("Contact", &contact_for(&t.peer, None));
         }
@@ -108,7 +108,7 @@ impl Engine {
                 if (method == "INVITE" || method == "UPDATE") && code / 100 == 2 {
                     let se = resp.get("Session-Expires").and_then(parse_session_expires);
                     if let Some((secs, refresher)) = se {
-                        d.start_session_timer(secs, refresher.as_deref() == Some("uas"), now);
+                        d.start_session_timer(secs, self.session_min_secs, refresher.as_deref() == Some("uas"), now);
                     } else {
                         d.session = None;
                     }
@@ -134,7 +134,9 @@ impl Engine {
             raw
         );
         self.reply(client, msg_id, &echo);
-        if method == "INVITE" && in_dialog.is_none() {
+        // The initial INVITE (no To tag): it may already have an early dialog
+        // from a reliable provisional, so `in_dialog` cannot tell.
+        if method == "INVITE" && to_tag(&req).is_none() {
             if code / 100 == 2 {
                 self.cdr("start", "application", Some("uas"), &resp);
             } else if code >= 300 {

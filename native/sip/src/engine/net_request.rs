@@ -97,7 +97,7 @@ impl Engine {
         let t = &self.server_txns[key];
         let (invite, did, req) = (t.invite, t.dialog_id.clone(), t.request.clone());
         if invite && code >= 300 {
-            if did.is_none() {
+            if to_tag(&req).is_none() {
                 self.cdr("stop", "application", Some(if code == 487 { "call-canceled" } else { "call-rejected" }), &req);
             }
             if let Some(did) = did {
@@ -161,6 +161,9 @@ impl Engine {
         t.dialog_id = Some(did.clone());
         let (peer, id) = (t.peer.clone(), t.id.clone());
         self.forward(client, "network", &req, &peer, &id, &did, false);
+        if method == "BYE" {
+            self.cdr("stop", "network", Some("normal-release"), &req);
+        }
     }
 
     /// ACK for a 2xx (its own transaction): stops our 2xx retransmissions.

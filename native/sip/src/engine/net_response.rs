@@ -77,7 +77,7 @@ impl Engine {
                 }
                 if (method == "INVITE" || method == "UPDATE") && code / 100 == 2 {
                     match msg.get("Session-Expires").and_then(parse_session_expires) {
-                        Some((secs, r)) => d.start_session_timer(secs, r.as_deref() != Some("uas"), now),
+                        Some((secs, r)) => d.start_session_timer(secs, self.session_min_secs, r.as_deref() != Some("uas"), now),
                         None => d.session = None,
                     }
                 }
@@ -108,7 +108,7 @@ impl Engine {
                     d.client = client;
                 }
                 self.engine_ack(&id);
-                self.engine_bye(now, &id, "SIP;cause=487;text=\"CANCEL/200 race\"");
+                self.engine_bye(now, &id, "SIP;cause=487;text=\"CANCEL/200 race\"", "cancel/200-race");
             }
         }
     }

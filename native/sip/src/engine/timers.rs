@@ -83,7 +83,7 @@ impl Engine {
             match e {
                 DialogEvent::Resend(b) => self.send_sip(&peer, b),
                 DialogEvent::AckTimeout => {
-                    self.engine_bye(now, id, "SIP;cause=408;text=\"ACK timeout\"");
+                    self.engine_bye(now, id, "SIP;cause=408;text=\"ACK timeout\"", "ack-timeout");
                     return;
                 }
                 DialogEvent::PrackTimeout => {
@@ -94,7 +94,7 @@ impl Engine {
                     }
                 }
                 DialogEvent::SessionExpired => {
-                    self.engine_bye(now, id, "SIP;cause=408;text=\"Session timer expired\"");
+                    self.engine_bye(now, id, "SIP;cause=408;text=\"Session timer expired\"", "session-expired");
                     return;
                 }
                 DialogEvent::SessionRefresh => self.session_refresh(now, id),
@@ -113,7 +113,10 @@ impl Engine {
         let branch = ids::branch();
         let mut m = d.request("UPDATE", cseq, &branch);
         m.set("Via", &via_value(&peer, &branch));
-        m.push("Session-Expires", &format!("{secs};refresher={}", if d.is_uas { "uas" } else { "uac" }));
+        // RFC 4028 7.4: `refresher` names a role in *this* transaction; we
+        // send the refresh (its UAC) and stay the refresher, whatever our
+        // role in the INVITE that created the dialog.
+        m.push("Session-Expires", &format!("{secs};refresher=uac"));
         m.push("Supported", "timer");
         if !d.local_contact.is_empty() {
             let c = d.local_contact.clone();
@@ -124,7 +127,8 @@ impl Engine {
 
     /// A BYE the engine decides on (ACK timeout, session expiry, CANCEL/200
     /// race): sent to the peer and reported to the app as `unsolicited`.
-    pub(super) fn engine_bye(&mut self, now: Instant, id: &str, reason: &str) {
+    /// `cdr_reason` is the cdr:stop termination reason (drachtio's words).
+    pub(super) fn engine_bye(&mut self, now: Instant, id: &str, reason: &str, cdr_reason: &str) {
         let Some(peer) = self.dialog_peer(id) else { return };
         let Some(d) = self.dialogs.get_mut(id) else { return };
         let cseq = d.next_cseq();
@@ -137,8 +141,7 @@ impl Engine {
         if let Some(c) = self.app_alive(client) {
             self.forward(c, "application", &m, &peer, "unsolicited", id, false);
         }
-        let text = reason.split("text=\"").nth(1).unwrap_or("").trim_end_matches('"').replace(' ', "-").to_ascii_lowercase();
-        self.cdr("stop", "application", Some(&text), &m);
+        self.cdr("stop", "application", Some(cdr_reason), &m);
         self.remove_dialog(id);
     }
 }
