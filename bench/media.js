@@ -50,22 +50,23 @@ async function rtpengineRun(bin, rtpe, calls) {
   for (const m of made) await deleteCall(rtpe.ng, m.callId);
   // rtpengine has no per-leg counters over ng here: count what the load
   // generator received as relayed.
-  const relayed = gen.recvRtp + gen.recvSrtp;
+  return summarize({ calls, gen, relayed: gen.recvRtp + gen.recvSrtp, cpuNs, wallNs, rssBefore, rssAfter });
+}
+
+/** The figures reported for one relay run (the same for both relays). */
+function summarize({ calls, gen, relayed, cpuNs, wallNs, rssBefore, rssAfter }) {
   const sent = gen.sentRtp + gen.sentSrtp;
+  const received = gen.recvRtp + gen.recvSrtp;
   return {
     calls,
     packetsPerSecond: Math.round(relayed / (wallNs / 1e9)),
     relayedPackets: relayed,
     cpuNsPerPacket: Math.round(cpuNs / relayed),
     cpuPercentOfOneCore: +((100 * cpuNs) / wallNs).toFixed(1),
-    lossPercent: +Math.max(0, (100 * (sent - received(gen))) / sent).toFixed(3),
+    lossPercent: +Math.max(0, (100 * (sent - received)) / sent).toFixed(3),
     srtpAuthFailures: gen.recvSrtpAuthFail,
     memoryPerCallBytes: Math.round((rssAfter - rssBefore) / calls),
   };
-}
-
-function received(gen) {
-  return gen.recvRtp + gen.recvSrtp;
 }
 
 function loadgenPath() {
@@ -119,18 +120,7 @@ async function relayRun(bin, calls) {
     relayed += s.a.packetsOut + s.b.packetsOut;
   }
   engine.shutdown();
-  const sent = gen.sentRtp + gen.sentSrtp;
-  const received = gen.recvRtp + gen.recvSrtp;
-  return {
-    calls,
-    packetsPerSecond: Math.round(relayed / (wallNs / 1e9)),
-    relayedPackets: relayed,
-    cpuNsPerPacket: Math.round(cpuNs / relayed),
-    cpuPercentOfOneCore: +((100 * cpuNs) / wallNs).toFixed(1),
-    lossPercent: +Math.max(0, (100 * (sent - received)) / sent).toFixed(3),
-    srtpAuthFailures: gen.recvSrtpAuthFail,
-    memoryPerCallBytes: Math.round((rssAfter - rssBefore) / calls),
-  };
+  return summarize({ calls, gen, relayed, cpuNs, wallNs, rssBefore, rssAfter });
 }
 
 async function handshakeRun(n) {
