@@ -86,9 +86,8 @@ async function holdCall(t, { offer = SEED, answer = CALLEE, uac, uas = '', rtp =
 test('caller hold (sendonly), resume, offerless re-INVITE: exact SDP each way, SBC role and fingerprint unchanged', async (t) => {
   let held, ackApplied;
   const r = await holdCall(t, {
-    // The first re-INVITE waits until the SBC has wired the call (a re-INVITE
-    // in the same TCP read as the 200's echo reaches srf before the call's
-    // 'modify' listener exists; see the notes of this session).
+    // The first re-INVITE waits for go() so the test can read the call's state
+    // between steps.
     uac:
       s.go() +
       s.request('uac', 'INVITE', 2, withDir(SEED, 'sendonly')) + s.go() +
@@ -126,6 +125,22 @@ test('caller hold (sendonly), resume, offerless re-INVITE: exact SDP each way, S
   assert.doesNotMatch(oks.map((m) => m.text).join(''), /setup:(actpass|active)|127\.0\.0\.2|callee-tool/);
   assert.deepEqual(held, { a: 'sendonly', b: 'recvonly', role: 'passive' }, 'engine directions while held');
   assert.deepEqual(ackApplied, { role: 'passive', handshakes: 1 }, 'ACK answer applied, same DTLS association');
+});
+
+test('a hold re-INVITE sent right after the ACK is relayed, never answered by srf with the old SDP (4 calls)', async (t) => {
+  // Regression: a re-INVITE in the same read of the drachtio connection as the
+  // 200's echo used to reach srf before the call's 'modify' listener existed
+  // (ts/b2bua/early-requests.ts).
+  for (let i = 0; i < 4; i++) {
+    const r = await holdCall(t, {
+      uac: s.request('uac', 'INVITE', 2, withDir(SEED, 'sendonly')) + s.bye('uac', 3),
+      uas: s.answer('uas', 'INVITE', withDir(CALLEE, 'recvonly')),
+    });
+    const invites = got(r.b, /^INVITE /);
+    assert.equal(invites.length, 2, `call ${i}: the hold reached the callee\n${h.describe(r.b.messages)}`);
+    const oks = got(r.a, /^SIP\/2\.0 200/, /INVITE/);
+    assert.match(oks[1].text, /^a=recvonly$/m, `call ${i}: the caller got the callee's recvonly`);
+  }
 });
 
 test('callee hold: the caller gets sendonly with SAVP, setup:passive and the same fingerprint; the callee gets plain answers', async (t) => {

@@ -11,6 +11,7 @@ import type { Logger } from '../ops/log';
 import type { CallObserver } from '../ops/observer';
 import { parseSdp, SdpError } from '../sdp';
 import { Call, type CallContext } from './call';
+import { holdEarlyInDialogRequests } from './early-requests';
 import { CallRejection } from './reason';
 import { enableTransfer, type TransferContext } from './refer';
 import { RouteError, type RouteDecision, type Router } from './routing';
@@ -58,6 +59,7 @@ export class SbcApp {
   }
 
   attach(): void {
+    holdEarlyInDialogRequests(this.o.srf);
     this.o.srf.invite((req, res) => {
       this.onInvite(req, res).catch((err: unknown) => this.o.log.error({ err }, 'invite handler failed'));
     });
