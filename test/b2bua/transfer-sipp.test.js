@@ -115,6 +115,35 @@ test('pass-through: REFER relayed with Refer-To and Referred-By mapped to the SB
   assert.ok(received(r.b, /^BYE /)[0], 'the BYE was relayed to the transferee');
 });
 
+test('pass-through: the transferor refreshes the refer subscription (SUBSCRIBE): relayed to the transferee with its Event id, 200 back', async (t) => {
+  const subscribe = sendBlock([
+    'SUBSCRIBE [next_url] SIP/2.0',
+    'Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]',
+    'From: alice <sip:alice@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]',
+    'To: [$rto]',
+    '[routes]',
+    'Call-ID: [call_id]',
+    'CSeq: 8 SUBSCRIBE',
+    'Contact: <sip:alice@[local_ip]:[local_port]>',
+    'Event: refer;id=7',
+    'Expires: 60',
+    'Max-Forwards: 70',
+    'Content-Length: 0',
+  ]);
+  const r = await referCall(t, {
+    callee: ['transfer-uas-referee-subscribe', { SDP: ANSWER }],
+    referHeaders: () => ['Refer-To: <sip:carol@127.0.0.1>'],
+    afterRefer: ['  <recv response="202"/>', '  <recv request="NOTIFY"/>', reply200, subscribe, '  <recv response="200"/>', '  <recv request="NOTIFY"/>', reply200, '  <pause milliseconds="200"/>', bye(9)].join('\n'),
+  });
+  const [refer] = received(r.b, /^REFER /);
+  const [sub] = received(r.b, /^SUBSCRIBE /);
+  assert.ok(sub, h.describe(r.b.messages));
+  const referSeq = h.header(refer, 'CSeq').split(' ')[0];
+  assert.equal(h.header(sub, 'Event'), `refer;id=${referSeq}`, "the Event id names the transferee's REFER");
+  assert.equal(h.header(sub, 'Expires'), '60');
+  assert.ok(received(r.a, /^SIP\/2\.0 200 /, /SUBSCRIBE/)[0], `the transferor got 200 for its SUBSCRIBE\n${h.describe(r.a.messages)}`);
+});
+
 for (const [name, headers, code, text] of [
   ['no Refer-To', [], 400, /^REFER without Refer-To$/],
   ['a tel: Refer-To', ['Refer-To: <tel:+15551234>'], 403, /scheme tel/],
@@ -179,6 +208,7 @@ test('terminate: 202, NOTIFY 100 (active), INVITE to the target from the SBC, NO
   const invite = received(r.targets.dave, /^INVITE /)[0];
   assert.ok(invite, 'the target got the INVITE from the SBC');
   assert.match(invite.firstLine, /^INVITE sip:dave@127\.0\.0\.1:\d+ /);
+  assert.match(h.header(invite, 'Referred-By'), /^<sip:alice@127\.0\.0\.1:\d+>$/, 'Referred-By relayed with the host mapped to the SBC');
   // The SBC offered the target the port of the transferor's old leg, with the transferee's codecs.
   assert.match(h.bodyLines(invite).join('\n'), /m=audio 405\d\d RTP\/AVP 0 101/);
   // The transferee's BYE reached the target: they were bridged.

@@ -50,6 +50,8 @@ interface TransferState {
   pending?: Promise<void>;
   /** Sides whose 'notify' events are already relayed. */
   relaying: Set<Side>;
+  /** Transferor sides whose SUBSCRIBE refreshes of the refer subscription are relayed. */
+  relayingSubscribe: Set<Side>;
   /** CSeq of the REFER we sent -> CSeq of the REFER we received (Event id mapping, RFC 3515 2.4.6). */
   ids: Map<string, string>;
 }
@@ -67,7 +69,7 @@ export function transferContextOf(call: Call): TransferContext | undefined {
 
 export function transferState(call: Call): TransferState {
   let s = states.get(call);
-  if (!s) states.set(call, (s = { busy: false, relaying: new Set(), ids: new Map() }));
+  if (!s) states.set(call, (s = { busy: false, relaying: new Set(), relayingSubscribe: new Set(), ids: new Map() }));
   return s;
 }
 
@@ -163,6 +165,7 @@ async function passThrough(
   if (referredBy) headers['Referred-By'] = referredBy;
   const st = transferState(call);
   relayNotifies(call, to);
+  relaySubscribes(call, from);
   st.busy = true;
   let done!: () => void;
   st.pending = new Promise<void>((r) => (done = r));
@@ -200,6 +203,46 @@ function relayNotifies(call: Call, transferee: Side): void {
   d.on('notify', (req: Srf.SrfRequest, res: Srf.SrfResponse) => {
     void relayNotify(call, transferor, req, res);
   });
+}
+
+/**
+ * RFC 3515/6665: the transferor may refresh (or end, Expires: 0) the implicit
+ * refer subscription with an in-dialog SUBSCRIBE; it goes to the transferee,
+ * which owns the subscription, with the Event id mapped to its REFER's CSeq.
+ */
+function relaySubscribes(call: Call, transferor: Side): void {
+  const st = transferState(call);
+  if (st.relayingSubscribe.has(transferor)) return;
+  const d = call.dialog(transferor);
+  if (!d) return;
+  st.relayingSubscribe.add(transferor);
+  // srf's Dialog typings lack these events (it emits them; see its dialog.js).
+  const events = d as unknown as { on(ev: string, l: (req: Srf.SrfRequest, res?: Srf.SrfResponse) => void): void };
+  events.on('subscribe', (req, res) => void relaySubscribe(call, otherSide(transferor), req, res));
+  // srf answers an unsubscribe (Expires: 0) with 202 itself; pass it on.
+  events.on('unsubscribe', (req) => void relaySubscribe(call, otherSide(transferor), req));
+}
+
+async function relaySubscribe(call: Call, to: Side, req: Srf.SrfRequest, res?: Srf.SrfResponse): Promise<void> {
+  const st = transferState(call);
+  const log = call.log.child({ subscribeTo: to });
+  const reply = (status: number, headers?: Record<string, string>, reason?: string) => res && sendStatus(res, status, headers, reason);
+  const event = req.get('Event') ?? req.get('o') ?? '';
+  if (!/^\s*refer\b/i.test(event)) return reply(489, { Reason: sipReason(489, `event package ${event.split(';')[0] || '(none)'} is not relayed`) });
+  const d = call.dialog(to);
+  if (call.isEnded || !d) return reply(481, { Reason: sipReason(481, 'the transferee has left the call') });
+  const id = eventId(event);
+  const outId = id ? ([...st.ids].find(([, inSeq]) => inSeq === id)?.[0] ?? id) : undefined;
+  const headers: Record<string, string> = { Event: withEventId(event.trim(), outId) };
+  const expires = req.get('Expires');
+  if (expires !== undefined) headers.Expires = expires;
+  try {
+    const r = await inDialogRequest(d, 'SUBSCRIBE', headers);
+    reply(r.status, r.status >= 300 && r.get('Reason') ? { Reason: r.get('Reason')! } : undefined, r.reason);
+    log.info({ event: headers.Event, expires, status: r.status }, 'transfer SUBSCRIBE relayed');
+  } catch (err) {
+    reply(500, { Reason: sipReason(500, `SUBSCRIBE relay failed: ${(err as Error).message}`) });
+  }
 }
 
 async function relayNotify(call: Call, to: Side, req: Srf.SrfRequest, res: Srf.SrfResponse): Promise<void> {

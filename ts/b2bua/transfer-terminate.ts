@@ -32,7 +32,7 @@ import { handleRefer, inDialogRequest, transferState, type TransferContext } fro
 import { relayReinvite } from './reinvite';
 import { RouteError, type RouteDecision } from './routing';
 import type { ReplacedLeg } from './transfer-replaces';
-import { formatReplaces, type parseReferTo } from './transfer-uri';
+import { formatReplaces, mapReferredBy, type parseReferTo } from './transfer-uri';
 
 export interface TerminateArgs {
   call: Call;
@@ -77,6 +77,12 @@ export async function terminateTransfer(a: TerminateArgs): Promise<void> {
       throw err;
     }
   }
+  // RFC 3892: the target learns who referred the call, with the host mapped
+  // to the SBC in the target's realm like any other URI crossing realms.
+  const rb = req.get('Referred-By') ?? req.get('b');
+  const via = ctx.sipAddress(route.target);
+  const referredBy = rb && via ? mapReferredBy(rb, via) : undefined;
+  if (referredBy) headers['Referred-By'] = referredBy;
   const offerSource = call.leg(to).remote;
   if (!offerSource) return a.refuse(500, 'no session description of the transferee');
   const dFrom = call.dialog(from)!;
