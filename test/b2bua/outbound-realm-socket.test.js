@@ -7,7 +7,7 @@ const test = require('node:test');
 const assert = require('node:assert');
 const h = require('../helpers/b2bua');
 
-test('INVITE toward realm "out" leaves from the out realm listener (Via and Contact)', async (t) => {
+test('INVITE, ACK and BYE toward realm "out" leave from the out realm listener (Via and Contact)', async (t) => {
   const r = await h.sippCall(t, {
     inRealm: { security: 'dtls-srtp' },
     outRealm: { security: 'rtp' },
@@ -18,4 +18,9 @@ test('INVITE toward realm "out" leaves from the out realm listener (Via and Cont
   const out = r.sbc.port('out');
   assert.match(h.header(r.offerToCallee, 'Via'), new RegExp(`127\\.0\\.0\\.1:${out}\\b`), r.offerToCallee.text);
   assert.match(h.header(r.offerToCallee, 'Contact'), new RegExp(`127\\.0\\.0\\.1:${out}\\b`), r.offerToCallee.text);
+  // In-dialog requests stay on the dialog's listener (they once left from the
+  // first UDP listener, i.e. realm 'in').
+  const inDialog = r.b.messages.filter((m) => !m.sent && /^(ACK|BYE) /.test(m.firstLine));
+  assert.deepEqual(inDialog.map((m) => m.firstLine.split(' ')[0]), ['ACK', 'BYE'], h.describe(r.b.messages));
+  for (const m of inDialog) assert.match(h.header(m, 'Via'), new RegExp(`127\\.0\\.0\\.1:${out}\\b`), m.text);
 });

@@ -136,6 +136,12 @@ impl Engine {
     pub(super) fn dialog_peer(&self, did: &str) -> Option<Peer> {
         let d = self.dialogs.get(did)?;
         let mut p = self.resolve(&d.next_hop_uri(), d.peer.proto).unwrap_or_else(|| d.peer.clone());
+        // The dialog lives on the listener it was created on: in-dialog
+        // requests (ACK, BYE, re-INVITE) leave from it too, whatever listener
+        // resolve() would pick (realm separation: each realm its own socket).
+        if p.proto == d.peer.proto && p.local.is_ipv4() == d.peer.local.is_ipv4() {
+            p.local = d.peer.local;
+        }
         if p.addr == d.peer.addr && p.proto == d.peer.proto {
             p.conn = d.peer.conn;
         }
