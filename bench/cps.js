@@ -1,47 +1,68 @@
 #!/usr/bin/env node
 'use strict';
-// Calls-per-second benchmark (not a test): sipp uac -> esbc-sip + a minimal
-// drachtio-srf B2BUA (no media) -> sipp uas, stepping the call rate up until
-// calls fail, next to sipp uac -> sipp uas direct in the same run.
-// Usage: node bench/cps.js [--step-seconds 5] [--rates 50,100,...]
+// Signalling benchmark (`npm run bench:cps`), not a test. Steps the call rate
+// up until calls fail, for:
+//   - sipp uac -> SBC (the whole SBC from dist/: embedded SIP engine, B2BUA,
+//     a media pipeline per call; SDP both ways, no media sent) -> sipp uas;
+//   - sipp uac -> sipp uas direct, same run;
+//   - with DTLS: sip-dtls-uac (bench/loadgen) offers DTLS-SRTP, and for
+//     every call completes the DTLS handshake against the SBC's answer
+//     (fingerprint checked, SRTP profile negotiated) before sending BYE ->
+//     SBC -> sipp uas.
+//   node bench/cps.js [--step-seconds 5] [--rates 100,200,...] [--dtls-rates 50,100,...] [--readme]
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
-const path = require('node:path');
 const os = require('node:os');
-const Srf = require('drachtio-srf');
+const path = require('node:path');
+const readline = require('node:readline');
+const { buildTools, bin, root } = require('./lib/loadgen');
+const report = require('./lib/report');
 
-const root = path.resolve(__dirname, '..');
 const args = process.argv.slice(2);
 const opt = (name, dflt) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : dflt; };
 const stepSeconds = Number(opt('--step-seconds', '5'));
-const rates = opt('--rates', '100,200,400,600,800,1000,1300,1600,2000,2500,3000,4000').split(',').map(Number);
-const bin = process.env.ESBC_SIP_BIN || path.join(root, 'target', 'release', 'esbc-sip');
-const CLK = 100; // USER_HZ on Linux
+const rates = opt('--rates', '100,200,400,700,1000,1500,2000,3000,4000').split(',').map(Number);
+const dtlsRates = opt('--dtls-rates', '50,100,200,300,400,600,800,1000').split(',').map(Number);
+const MEDIA = { portMin: 50000, portMax: 59999 };
+// sipp binds a control socket (0.0.0.0:8888 by default) and a media socket:
+// on loopback, on ports the kernel just handed out as free.
+async function freePort() {
+  const s = require('node:dgram').createSocket('udp4');
+  await new Promise((r) => s.bind(0, '127.0.0.1', r));
+  const { port } = s.address();
+  await new Promise((r) => s.close(r));
+  return port;
+}
+const sippAux = async () => ['-ci', '127.0.0.1', '-cp', String(await freePort()), '-mi', '127.0.0.1', '-mp', String(await freePort())];
 
 function cpuTicks(pid) {
-  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return Number(f[11]) + Number(f[12]); // utime + stime
+  try {
+    let t = 0;
+    for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+      const f = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').split(') ')[1].split(' ');
+      t += Number(f[11]) + Number(f[12]);
+    }
+    return t;
+  } catch {
+    return 0;
+  }
 }
 
-function runSipp(argv) {
+function run(cmd, argv) {
   return new Promise((resolve) => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'esbc-bench-'));
-    const c = spawn('sipp', ['-nostdin', ...argv], { cwd: dir });
+    const c = spawn(cmd, argv, { cwd: dir });
     let out = '';
-    c.stdout.on('data', (d) => { out += d; });
-    c.stderr.on('data', (d) => { out += d; });
-    c.on('exit', (code) => resolve({ code, out, child: c }));
-    resolve.child = c;
+    c.stdout.on('data', (d) => (out += d));
+    c.stderr.on('data', (d) => (out += d));
+    c.on('exit', (code) => {
+      fs.rmSync(dir, { recursive: true, force: true });
+      resolve({ code, out });
+    });
   });
 }
 
-function startSipp(argv) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'esbc-bench-'));
-  const c = spawn('sipp', ['-nostdin', ...argv], { cwd: dir, stdio: 'ignore' });
-  return c;
-}
-
-function counts(out) {
+function sippCounts(out) {
   const num = (label) => {
     const m = out.match(new RegExp(`${label}\\s*\\|\\s*\\d+\\s*\\|\\s*(\\d+)`));
     return m ? Number(m[1]) : NaN;
@@ -49,76 +70,116 @@ function counts(out) {
   return { ok: num('Successful call'), failed: num('Failed call') };
 }
 
-async function step(target, rate, cpuPid) {
+async function sippStep(target, rate) {
   const calls = rate * stepSeconds;
-  const t0 = cpuPid ? cpuTicks(cpuPid) : 0;
-  const r = await runSipp([target, '-sn', 'uac', '-i', '127.0.0.1', '-p', '0', '-r', String(rate), '-m', String(calls),
-    '-l', String(rate * 4), '-timeout', `${stepSeconds + 20}s`, '-timeout_error', '-recv_timeout', '5000', '-max_socket', '64']);
-  const c = counts(r.out);
-  const cpu = cpuPid ? (cpuTicks(cpuPid) - t0) / CLK : 0;
-  return { rate, calls, ...c, exit: r.code, cpuMsPerCall: cpuPid && c.ok ? (cpu * 1000) / c.ok : undefined };
+  const r = await run('sipp', ['-nostdin', target, '-sn', 'uac', '-i', '127.0.0.1', '-p', '0', '-r', String(rate), '-m', String(calls),
+    '-l', String(rate * 4), '-timeout', `${stepSeconds + 20}s`, '-timeout_error', '-recv_timeout', '5000', '-max_socket', '64',
+    ...(await sippAux())]);
+  return { calls, ...sippCounts(r.out), exit: r.code, ...(r.code > 1 ? { error: r.out.slice(0, 1500) } : {}) };
 }
 
-async function ladder(name, target, cpuPid) {
+async function dtlsStep(target, rate) {
+  const calls = rate * stepSeconds;
+  const r = await run(bin('sip-dtls-uac'), ['--target', target, '--rate', String(rate), '--calls', String(calls), '--threads', '8']);
+  try {
+    const j = JSON.parse(r.out.trim().split('\n').pop());
+    return { calls, ok: j.ok, failed: j.failed, exit: r.code, handshakeMsP50: j.handshakeMsP50, handshakeMsP99: j.handshakeMsP99, failures: j.failures };
+  } catch {
+    return { calls, ok: 0, failed: calls, exit: r.code, error: r.out.slice(-500) };
+  }
+}
+
+/** Steps up until a step has a failed call; CPU per call of the watched processes. */
+async function ladder(name, list, step, watch = []) {
   let best = 0;
   const rows = [];
-  for (const rate of rates) {
-    const s = await step(target, rate, cpuPid);
-    rows.push(s);
-    process.stderr.write(`${name} rate ${rate}/s: ok ${s.ok} failed ${s.failed} exit ${s.exit}` +
-      (s.cpuMsPerCall ? ` engine cpu ${s.cpuMsPerCall.toFixed(3)} ms/call` : '') + '\n');
+  for (const rate of list) {
+    const t0 = watch.map(cpuTicks);
+    const s = await step(rate);
+    const ticks = watch.map((p, i) => cpuTicks(p) - t0[i]);
+    const row = { rate, ...s, cpuMsPerCall: watch.length && s.ok ? ticks.map((t) => +((t * 10) / s.ok).toFixed(3)) : undefined };
+    rows.push(row);
+    console.error(`[bench:cps] ${name} ${rate}/s: ok ${s.ok} failed ${s.failed} exit ${s.exit}` + (row.cpuMsPerCall ? ` cpu ms/call ${row.cpuMsPerCall.join(' + ')}` : ''));
     if (s.failed !== 0 || s.ok !== s.calls) break;
     best = rate;
   }
   return { best, rows };
 }
 
-async function main() {
-  const { startEmbeddedSipEngine } = loadTs();
-  const engine = await startEmbeddedSipEngine({
-    listen: [{ transport: 'udp', address: '127.0.0.1', port: 0 }], secret: 'bench', binaryPath: bin, logLevel: 'warn',
-    limits: { maxTransactions: 200000, maxDialogs: 100000 },
+async function startSbc(inSecurity, nextHop) {
+  const child = spawn(process.execPath, [path.join(__dirname, 'lib', 'sbc-child.js'), JSON.stringify({ inSecurity, nextHop, ...MEDIA })],
+    { stdio: ['pipe', 'pipe', 'inherit'] });
+  const info = await new Promise((resolve, reject) => {
+    const rl = readline.createInterface({ input: child.stdout });
+    rl.once('line', (l) => (rl.close(), resolve(JSON.parse(l))));
+    child.once('exit', (c) => reject(new Error(`SBC exited ${c}`)));
   });
-  const srf = new Srf();
-  await new Promise((resolve, reject) => {
-    srf.connect({ host: engine.controlHost, port: engine.controlPort, secret: 'bench' });
-    srf.on('connect', (err) => (err ? reject(err) : resolve()));
-  });
-  const uasPort = 25060 + Math.floor(Math.random() * 1000);
-  const uas = startSipp(['-sn', 'uas', '-i', '127.0.0.1', '-p', String(uasPort), '-max_socket', '64']);
-  srf.invite(async (req, res) => {
-    try {
-      const { uas: a, uac: b } = await srf.createB2BUA(req, res, `sip:svc@127.0.0.1:${uasPort}`, { localSdpB: req.body });
-      a.on('destroy', () => b.destroy().catch(() => {}));
-      b.on('destroy', () => a.destroy().catch(() => {}));
-    } catch { /* failed call: counted by sipp */ }
-  });
-  await new Promise((r) => setTimeout(r, 500));
-  const viaEngine = await ladder('engine+b2bua', `127.0.0.1:${engine.sipListen[0].port}`, engine.pid);
-  const direct = await ladder('direct', `127.0.0.1:${uasPort}`, null);
-  uas.kill();
-  srf.disconnect();
-  await engine.stop();
-  const best = viaEngine.rows.filter((r) => r.rate === viaEngine.best)[0];
-  const summary = {
-    stepSeconds,
-    engineB2bua: { maxCpsZeroFailures: viaEngine.best, engineCpuMsPerCallAtMax: best && best.cpuMsPerCall },
-    direct: { maxCpsZeroFailures: direct.best },
-    rows: { engineB2bua: viaEngine.rows, direct: direct.rows },
-    machine: { cpus: os.cpus().length, model: os.cpus()[0] && os.cpus()[0].model },
+  const exited = new Promise((r) => child.once('exit', r));
+  return {
+    ...info,
+    target: `127.0.0.1:${info.sipListen.in[0].port}`,
+    async stop() {
+      child.stdin.end();
+      const t = setTimeout(() => child.kill('SIGKILL'), 8000);
+      await exited;
+      clearTimeout(t);
+    },
   };
-  process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
+}
+
+async function startUas() {
+  const port = await freePort();
+  const aux = await sippAux();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'esbc-bench-uas-'));
+  const c = spawn('sipp', ['-nostdin', '-sn', 'uas', '-i', '127.0.0.1', '-p', String(port), '-max_socket', '64', ...aux], { cwd: dir, stdio: 'ignore' });
+  return { port, stop: () => (c.kill('SIGKILL'), fs.rmSync(dir, { recursive: true, force: true })) };
+}
+
+function markdown(res) {
+  const f = (v) => report.fmt(v, 3);
+  const b = res.viaSbc.rows.find((r) => r.rate === res.viaSbc.best);
+  const d = res.viaSbcDtls.rows.find((r) => r.rate === res.viaSbcDtls.best);
+  const firstFail = (l) => l.rows.find((r) => r.failed !== 0 || r.ok !== r.calls);
+  const fail = (l) => { const x = firstFail(l); return x ? `${report.fmt(x.rate)}/s: ${x.failed} of ${x.calls} failed` : 'none (highest rate tried)'; };
+  return [report.header(res), '', `Steps of ${res.stepSeconds} s at each rate; a step passes when every call completed.`, '',
+    '| path | highest rate with zero failed calls | first failing step | CPU per call (SBC node + esbc-sip) | ratio to sipp direct |', '|---|---|---|---|---|',
+    `| sipp uac -> SBC (B2BUA, media pipelines, RTP SDP) -> sipp uas | ${report.fmt(res.viaSbc.best)}/s | ${fail(res.viaSbc)} | ${b?.cpuMsPerCall ? `${f(b.cpuMsPerCall[0])} + ${f(b.cpuMsPerCall[1])} ms` : '-'} | ${report.fmt(res.viaSbc.best / res.direct.best)}x (target >= 0.25x) |`,
+    `| sipp uac -> sipp uas direct | ${report.fmt(res.direct.best)}/s | ${fail(res.direct)} | - | 1x |`,
+    `| loadgen DTLS-SRTP uac (handshake per call) -> SBC -> sipp uas | ${report.fmt(res.viaSbcDtls.best)}/s | ${fail(res.viaSbcDtls)} | ${d?.cpuMsPerCall ? `${f(d.cpuMsPerCall[0])} + ${f(d.cpuMsPerCall[1])} ms` : '-'} | ${report.fmt(res.viaSbcDtls.best / res.direct.best)}x |`,
+    d ? `\nDTLS handshake time seen by the client at ${d.rate}/s: p50 ${d.handshakeMsP50} ms, p99 ${d.handshakeMsP99} ms.` : ''].join('\n');
+}
+
+async function main() {
+  buildTools();
+  const res = { kind: 'cps', date: new Date().toISOString(), machine: report.machine(), stepSeconds };
+  const uas = await startUas();
+  try {
+    await new Promise((r) => setTimeout(r, 500));
+    let sbc = await startSbc('rtp', `sip:127.0.0.1:${uas.port}`);
+    try {
+      res.viaSbc = await ladder('sipp->SBC->sipp', rates, (r) => sippStep(sbc.target, r), [sbc.pid, sbc.sipPid]);
+    } finally {
+      await sbc.stop();
+    }
+    res.direct = await ladder('sipp->sipp direct', rates, (r) => sippStep(`127.0.0.1:${uas.port}`, r));
+    sbc = await startSbc('dtls-srtp', `sip:127.0.0.1:${uas.port}`);
+    try {
+      res.viaSbcDtls = await ladder('dtls uac->SBC->sipp', dtlsRates, (r) => dtlsStep(sbc.target, r), [sbc.pid, sbc.sipPid]);
+    } finally {
+      await sbc.stop();
+    }
+  } finally {
+    uas.stop();
+  }
+  const dir = path.join(__dirname, 'results');
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `cps-${res.date.replace(/[:.]/g, '-')}.json`);
+  fs.writeFileSync(file, JSON.stringify(res, null, 2) + '\n');
+  const md = markdown(res);
+  console.log(md);
+  console.log(`\nresults: ${path.relative(root, file)}`);
+  if (args.includes('--readme')) report.writeReadme('cps', md + `\n\nRaw: \`${path.relative(__dirname, file)}\`\n`);
   process.exit(0);
 }
 
-function loadTs() {
-  try {
-    const m = require(path.join(root, 'dist', 'index.js'));
-    if (m.startEmbeddedSipEngine) return m;
-  } catch { /* not built / media addon missing */ }
-  const out = path.join(os.tmpdir(), `esbc-sip-bench-${process.pid}.js`);
-  require('esbuild').buildSync({ entryPoints: [path.join(root, 'ts', 'sip', 'index.ts')], bundle: true, platform: 'node', format: 'cjs', outfile: out, logLevel: 'error' });
-  return require(out);
-}
-
-main().catch((err) => { console.error(err); process.exit(1); });
+main().catch((e) => { console.error(e); process.exit(1); });

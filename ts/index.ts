@@ -6,4 +6,6 @@ export { startSbc, type RunningSbc } from './sbc';
 export { SbcApp } from './b2bua/app';
 export { Router, RouteError, type RouteDecision } from './b2bua/routing';
 export { CallRejection, sipReason } from './b2bua/reason';
+export { sdpOfBody } from './b2bua/body';
 export { createLogger, setLogLevel, LOG_LEVELS, type LogLevel } from './ops/log';
+export { readWorkerCpu, type WorkerCpu } from './ops/worker-load';

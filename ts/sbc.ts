@@ -92,6 +92,7 @@ export async function startSbc(config: SbcConfig, log: Logger = createLogger(con
         controlPort: emb.controlPort,
         tls: emb.tls,
         timers: emb.timers,
+        limits: emb.limits,
         logLevel: sipEngineLevel(config.log.level),
         onLog: ({ level, msg, ts: _ts, ...fields }) => sipLog[level === "error" || level === "warn" || level === "debug" ? level : "info"](fields, msg),
       });
@@ -127,6 +128,7 @@ export async function startSbc(config: SbcConfig, log: Logger = createLogger(con
   const metrics = new SbcMetrics({
     engine,
     activeCalls: () => app.calls.size,
+    ...(sipEngine ? { sipStats: () => sipEngine!.stats() } : {}),
     liveStats: () =>
       [...app.calls.values()].flatMap((c) => {
         if (c.pipeline.isClosed) return [];

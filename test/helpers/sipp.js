@@ -34,14 +34,15 @@ function parseMessageLog(log) {
 
 /**
  * Render a scenario template (test/fixtures/sipp/NAME.xml or a path) with
- * {{KEY}} placeholders into `dir`. Needed because sipp reads some attributes
+ * {{KEY}} (or {{KEY=default}}) placeholders into `dir`. Needed because sipp reads some attributes
  * (rtp_stream file, pause milliseconds) at load time, not from -set variables.
  */
 function renderScenario(name, vars, dir) {
   const src = fs.readFileSync(name.includes('/') ? name : scenario(name), 'utf8');
-  const out = src.replace(/\{\{(\w+)\}\}/g, (_, k) => {
-    if (!(k in vars)) throw new Error(`scenario ${name}: template variable ${k} missing`);
-    return String(vars[k]);
+  // {{KEY}} or {{KEY=default}}.
+  const out = src.replace(/\{\{(\w+)(?:=([^}]*))?\}\}/g, (_, k, dflt) => {
+    if (!(k in vars) && dflt === undefined) throw new Error(`scenario ${name}: template variable ${k} missing`);
+    return String(k in vars ? vars[k] : dflt);
   });
   const file = path.join(dir, path.basename(name.endsWith('.xml') ? name : `${name}.xml`));
   fs.writeFileSync(file, out);

@@ -54,6 +54,9 @@ test('metrics during a real DTLS-SRTP call, CDRs for answered/rejected/cancelled
   const m1 = await scrape(port);
   assert.equal(metric(m1, 'esbc_calls_active'), 1);
   assert.equal(metric(m1, 'esbc_dtls_handshakes_total', 'outcome="connected"'), 1);
+  assert.equal(metric(m1, 'esbc_dtls_handshake_seconds_count'), 1, 'handshake duration observed');
+  const hsSeconds = metric(m1, 'esbc_dtls_handshake_seconds_sum');
+  assert.ok(hsSeconds > 0 && hsSeconds < 5, `handshake took ${hsSeconds} s`);
   assert.ok(metric(m1, 'esbc_media_port_pairs_in_use') >= 2);
   const in1 = metric(m1, 'esbc_media_packets_total', 'direction="in",kind="dtls-srtp",unit="packets"');
   assert.ok(in1 > 0, 'SRTP packets counted');
@@ -61,6 +64,15 @@ test('metrics during a real DTLS-SRTP call, CDRs for answered/rejected/cancelled
   const m2 = await scrape(port);
   assert.ok(metric(m2, 'esbc_media_packets_total', 'direction="in",kind="dtls-srtp",unit="packets"') > in1, 'packet counters move');
   assert.ok(metric(m2, 'esbc_media_packets_total', 'direction="out",kind="rtp",unit="packets"') > 0);
+  // Worker load: CPU seconds of every media worker thread, user and kernel.
+  const workers = metric(m2, 'esbc_media_workers');
+  assert.ok(workers >= 1);
+  for (let w = 0; w < workers; w++) {
+    for (const mode of ['user', 'system']) {
+      const v = metric(m2, 'esbc_media_worker_cpu_seconds_total', `worker="${w}",mode="${mode}"`);
+      assert.ok(typeof v === 'number' && v >= 0, `worker ${w} ${mode} CPU seconds exported`);
+    }
+  }
   await caller.hangup();
   await callee.waitEvent('CALL_CLOSED', 5000);
   await h.assertReleased(sbc);

@@ -138,14 +138,22 @@ test('LF-only line endings are accepted', () => {
   assert.equal(p.media[0].fingerprints[0].value, SHA1);
 });
 
-test('unusable SDP is 400', () => {
-  assertSdpError(() => sdp.parseSdp(''), 400, /v=0/);
-  assertSdpError(() => sdp.parseSdp('hello world'), 400, /v=0/);
-  assertSdpError(() => sdp.parseSdp(body('v=0', 's=-', 'c=IN IP4 192.0.2.1', 't=0 0', 'm=audio 5000 RTP/AVP 0')), 400, /o=/);
-  assertSdpError(() => sdp.parseSdp(body('v=0', 'o=- 1 1 IN IP4 192.0.2.1', 's=-', 't=0 0', 'm=audio 5000 RTP/AVP 0')), 400,
+test('unusable SDP is 488', () => {
+  assertSdpError(() => sdp.parseSdp(''), 488, /v=0/);
+  assertSdpError(() => sdp.parseSdp('hello world'), 488, /v=0/);
+  assertSdpError(() => sdp.parseSdp(body('v=0', 's=-', 'c=IN IP4 192.0.2.1', 't=0 0', 'm=audio 5000 RTP/AVP 0')), 488, /o=/);
+  assertSdpError(() => sdp.parseSdp(body('v=0', 'o=- 1 1 IN IP4 192.0.2.1', 's=-', 't=0 0', 'm=audio 5000 RTP/AVP 0')), 488,
     'no c= line for m-line 0');
-  assertSdpError(() => sdp.parseSdp(body('v=0', 'o=- 1 1 IN IP4 192.0.2.1', 's=-', 't=0 0', 'm=audio x RTP/AVP 0')), 400,
+  assertSdpError(() => sdp.parseSdp(body('v=0', 'o=- 1 1 IN IP4 192.0.2.1', 's=-', 't=0 0', 'm=audio x RTP/AVP 0')), 488,
     /m= line|port/);
+  // Lines that are not <letter>=..., hundreds of m-lines, malformed or
+  // contradictory attributes: refused with the problem named.
+  const head = ['v=0', 'o=- 1 1 IN IP4 192.0.2.1', 's=-', 'c=IN IP4 192.0.2.1', 't=0 0'];
+  assertSdpError(() => sdp.parseSdp(body(...head, 'm=audio 5000 RTP/AVP 0', 'this is not sdp')), 488, 'malformed SDP line 7');
+  assertSdpError(() => sdp.parseSdp(body(...head, ...Array.from({ length: 300 }, (_, k) => `m=audio ${5000 + 2 * k} RTP/AVP 0`))), 488, 'too many m-lines (300, at most 16)');
+  assertSdpError(() => sdp.parseSdp(body(...head, 'm=audio 5000 UDP/TLS/RTP/SAVP 0', 'a=fingerprint:sha-256 zz:zz')), 488, 'malformed a=fingerprint');
+  assertSdpError(() => sdp.parseSdp(body(...head, 'm=audio 5000 UDP/TLS/RTP/SAVP 0', 'a=setup:sideways')), 488, "invalid a=setup value 'sideways'");
+  assertSdpError(() => sdp.parseSdp(body(...head, 'm=audio 5000 UDP/TLS/RTP/SAVP 0', 'a=setup:active', 'a=setup:passive')), 488, 'contradictory a=setup');
 });
 
 test('SdpError carries status, reason and a Reason header', () => {

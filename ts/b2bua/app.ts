@@ -11,6 +11,7 @@ import type { Logger } from '../ops/log';
 import type { CallObserver } from '../ops/observer';
 import { parseSdp, SdpError } from '../sdp';
 import { Call, type CallContext } from './call';
+import { sdpOfBody } from './body';
 import { holdEarlyInDialogRequests } from './early-requests';
 import { CallRejection } from './reason';
 import { enableTransfer, type TransferContext } from './refer';
@@ -109,13 +110,13 @@ export class SbcApp {
         route = this.o.router.route(source, req.uri);
       }
       if (!req.body) throw new CallRejection(488, 'INVITE without an SDP offer is not supported');
-      call = new Call(this.callContext, route, callId, parseSdp(req.body));
+      call = new Call(this.callContext, route, callId, parseSdp(sdpOfBody(req.get('Content-Type') ?? req.get('c'), req.body)));
       if (outgoingHeaders) call.outgoingHeaders = outgoingHeaders;
       enableTransfer(call, this.transfer);
     } catch (err) {
       const r = toRejection(err);
       log.warn({ status: r.status, reason: r.reason, from: req.source_address }, 'call rejected');
-      res.send(r.status, { headers: { Reason: r.reasonHeader } });
+      res.send(r.status, { headers: { ...r.headers, Reason: r.reasonHeader } });
       this.o.observer?.onRejected({ callId, status: r.status, reason: r.reason, receivedAt });
       return;
     }

@@ -57,12 +57,12 @@ export type Side = 'a' | 'b';
 
 /** How the SBC answers offers from a realm's parties. */
 export function answerOptions(realm: RealmConfig): AnswerOptions {
-  return { actpassAnswer: realm.media.actpassAnswer };
+  return { actpassAnswer: realm.media.actpassAnswer, ice: realm.media.ice !== 'never' };
 }
 
 /** How the SBC offers toward a realm's parties. */
 export function offerOptions(realm: RealmConfig): OfferOptions {
-  return { avpf: realm.media.avpf, fingerprintHash: realm.media.fingerprintHash };
+  return { avpf: realm.media.avpf, fingerprintHash: realm.media.fingerprintHash, ice: realm.media.ice === 'offer' };
 }
 
 export class Call {
@@ -213,11 +213,22 @@ export class Call {
         this.log.warn({ side: e.side }, 'call: media timeout');
         this.release(`media timeout on ${leg} leg`);
         break;
+      case 'ice-consent-expired':
+        // RFC 7675: the peer stopped answering consent checks; the engine
+        // already stopped sending. Nothing will bring the leg back.
+        this.log.warn({ side: e.side }, 'call: ICE consent expired');
+        this.release(`ICE consent expired on ${leg} leg`);
+        break;
       case 'media-latched':
         this.log.debug({ side: e.side, address: e.address }, 'call: media latched');
         break;
       case 'dtls-closed':
         this.log.info({ side: e.side }, 'call: peer closed DTLS');
+        break;
+      case 'pipeline-failed':
+        // Only this call's media stopped; the engine keeps serving the others.
+        this.log.error({ reason: e.reason }, 'call: media pipeline failed');
+        this.release(`media engine failure: ${e.reason}`);
         break;
     }
   }

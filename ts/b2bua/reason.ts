@@ -8,6 +8,8 @@ export class CallRejection extends Error {
   constructor(
     readonly status: number,
     readonly reason: string,
+    /** Headers the response needs besides Reason (415: Accept). */
+    readonly headers: Record<string, string> = {},
   ) {
     super(`${status} ${reason}`);
     this.name = 'CallRejection';

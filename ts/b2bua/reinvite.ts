@@ -19,7 +19,8 @@ import {
 } from '../sdp';
 import { answerOptions, offerOptions, type Call, type Side } from './call';
 import { updateMusic } from './moh';
-import { sipReason } from './reason';
+import { sdpOfBody } from './body';
+import { CallRejection, sipReason } from './reason';
 
 /** RFC 3261 14.1 back-off before retrying a re-INVITE that got 491. */
 function glareBackoffMs(ownsCallId: boolean): number {
@@ -56,7 +57,7 @@ export async function relayReinvite(
       await answerOfferless(call, from, res);
       return;
     }
-    const offer = parseSdp(req.body);
+    const offer = parseSdp(sdpOfBody(req.get('Content-Type') ?? req.get('c'), req.body));
     const fromLeg = call.leg(from);
     const toLeg = call.leg(to);
     const planFrom = planAnswer(offer, call.realm(from).media.security, answerOptions(call.realm(from)), fromLeg.plan);
@@ -77,10 +78,11 @@ export async function relayReinvite(
     updateMusic(call);
     log.info({ method, direction: { [from]: offer.media[planFrom.mediaIndex]?.direction, [to]: answer.media[planTo.mediaIndex]?.direction } }, 're-INVITE relayed');
   } catch (err) {
-    const status = err instanceof SdpError ? err.status : ((err as { status?: number }).status ?? 500);
-    const text = err instanceof SdpError ? err.reason : `re-INVITE failed on the other leg: ${(err as Error).message}`;
+    const known = err instanceof SdpError || err instanceof CallRejection;
+    const status = known ? err.status : ((err as { status?: number }).status ?? 500);
+    const text = known ? err.reason : `re-INVITE failed on the other leg: ${(err as Error).message}`;
     log.warn({ status, reason: text }, 're-INVITE rejected');
-    res.send(status, { headers: { Reason: sipReason(status, text) } });
+    res.send(status, { headers: { ...(err instanceof CallRejection ? err.headers : {}), Reason: sipReason(status, text) } });
   } finally {
     call.reinvitePending = false;
   }

@@ -4,12 +4,12 @@
  */
 import { z } from 'zod';
 
-const transport = z.enum(['udp', 'tcp', 'tls']);
+const transport = z.enum(['udp', 'tcp', 'tls', 'ws', 'wss']);
 const ip = z.string().refine((s) => require('node:net').isIP(s) !== 0, { message: 'must be an IP address' });
 const port = z.number().int().min(0).max(65535);
 
 export const listenSchema = z.strictObject({
-  transport: transport.default('udp').describe('SIP transport of this listener (tls needs sip.embedded.tls).'),
+  transport: transport.default('udp').describe('SIP transport of this listener: udp, tcp, tls, or ws/wss (SIP over WebSocket, RFC 7118, for browsers; the client must offer Sec-WebSocket-Protocol: sip). tls and wss need sip.embedded.tls.'),
   address: ip.describe('Local IP address to listen on; requests arriving here belong to the realm.'),
   port: port.default(5060).describe('Local port; 0 lets the OS pick.'),
 });
@@ -39,13 +39,18 @@ export const realmSchema = z.strictObject({
       actpassAnswer: z.enum(['passive', 'active']).default('passive').describe('DTLS role the SBC takes when this realm offers a=setup:actpass.'),
       /** Music on hold toward this realm's parties: relay the holder's stream, or play locally. */
       moh: z.enum(['relay', 'local']).default('relay').describe('While this realm\'s party is held: relay what the holder sends, or play media.mohFile from the SBC (local).'),
+      /** ICE-lite toward WebRTC-style peers (RFC 8445 lite agent on the SBC's DTLS-SRTP legs). */
+      ice: z
+        .enum(['when-offered', 'offer', 'never'])
+        .default('when-offered')
+        .describe('ICE-lite on this realm\'s DTLS-SRTP legs: when-offered (answer offers that carry ICE as a lite agent), offer (also offer ICE-lite toward this realm, e.g. browsers), never (strip ICE; such peers must not need it).'),
       /** Fingerprint hash we offer when we are the offerer. */
       fingerprintHash: z
         .enum(['sha-1', 'sha-224', 'sha-256', 'sha-384', 'sha-512'])
         .default('sha-256')
         .describe('Hash of the a=fingerprint the SBC offers toward this realm (answers use the hash the offerer used).'),
     })
-    .default({ security: 'rtp', avpf: 'strip', actpassAnswer: 'passive', moh: 'relay', fingerprintHash: 'sha-256' })
+    .default({ security: 'rtp', avpf: 'strip', actpassAnswer: 'passive', moh: 'relay', ice: 'when-offered', fingerprintHash: 'sha-256' })
     .describe('Media policy of the realm.'),
   /**
    * REFER (call transfer) received from this realm's parties: relay it to the
@@ -95,7 +100,7 @@ export const configSchema = z
             tls: z
               .strictObject({ cert: z.string().describe('PEM certificate (chain) file.'), key: z.string().describe('PEM private key file.') })
               .optional()
-              .describe('Certificate and key for tls listeners.'),
+              .describe('Certificate and key for tls and wss listeners.'),
             timers: z
               .strictObject({
                 t1Ms: z.number().int().positive().optional().describe('RFC 3261 T1 (RTT estimate); engine default 500.'),
@@ -104,6 +109,28 @@ export const configSchema = z
               })
               .optional()
               .describe('SIP transaction timers in milliseconds.'),
+            limits: z
+              .strictObject({
+                perSourceRate: z.number().min(0).optional().describe('Out-of-dialog requests per second one source IP may send (token bucket; in-dialog requests, ACK and CANCEL of pending INVITEs are not counted); over it: 503 with Retry-After. 0: off. Engine default 50.'),
+                perSourceBurst: z.number().min(1).optional().describe('Requests one source may send at once before perSourceRate applies. Engine default 100.'),
+                perSourceDropRate: z.number().min(0).optional().describe('Requests per second from one source above which the excess is dropped silently instead of answered 503 (no amplification). Engine default 200.'),
+                inviteRate: z.number().min(0).optional().describe('New INVITE transactions per second from all sources; over it: 503 with Retry-After (trustedSources go first). 0: off. Engine default 2000.'),
+                trustedSources: z
+                  .array(z.string().regex(/^[0-9A-Fa-f:.]+(\/\d{1,3})?$/, 'an IP address or CIDR network'))
+                  .optional()
+                  .describe('Addresses or CIDR networks (trunks, own proxies) exempt from the per-source limits, with priority under inviteRate.'),
+                maxConnectionsPerSource: z.number().int().min(1).optional().describe('Inbound TCP/TLS/WebSocket connections one source IP may hold. Engine default 100.'),
+                maxConnections: z.number().int().min(1).optional().describe('TCP/TLS/WebSocket connections in total. Engine default 10000.'),
+                partialMessageSecs: z.number().int().min(1).optional().describe('A TCP/TLS/WebSocket connection that has sent part of a message must complete it within this many seconds, or it is closed (slowloris). Engine default 10.'),
+                firstMessageSecs: z.number().int().min(1).optional().describe('An inbound TCP/TLS/WebSocket connection must send its first complete message within this many seconds, or it is closed. Engine default 10.'),
+                idleConnectionSecs: z.number().int().min(1).optional().describe('Close TCP/TLS/WebSocket connections idle this long. Engine default 300.'),
+                maxMessageBytes: z.number().int().min(1024).max(1048576).optional().describe('Largest SIP message accepted (bytes, headers and body). Engine default 65535.'),
+                maxTransactions: z.number().int().min(1).optional().describe('SIP transactions at once; over it new requests get 503. Engine default 100000.'),
+                maxDialogs: z.number().int().min(1).optional().describe('SIP dialogs at once; over it new INVITEs get 503. Engine default 50000.'),
+                retryAfterSecs: z.number().int().min(0).max(86400).optional().describe('Retry-After of the 503 answers to rate-limited and overload rejections. Engine default 5.'),
+              })
+              .optional()
+              .describe('Flood protection and resource limits of the SIP engine (rejections are counted in esbc_sip_rejections_total).'),
           })
           .default({ controlPort: 0 })
           .describe('Settings of the embedded SIP engine.'),
@@ -186,6 +213,15 @@ export const configSchema = z
         ctx.addIssue({ code: 'custom', path: ['routes', i, 'uri'], message: `realm '${r.to}' has no nextHop, so the route needs a uri` });
       }
     });
+    if (cfg.sip.engine === 'embedded' && !cfg.sip.embedded.tls) {
+      cfg.realms.forEach((r, i) =>
+        r.sip.listen.forEach((l, j) => {
+          if (l.transport === 'tls' || l.transport === 'wss') {
+            ctx.addIssue({ code: 'custom', path: ['realms', i, 'sip', 'listen', j, 'transport'], message: `${l.transport} needs sip.embedded.tls (cert and key)` });
+          }
+        }),
+      );
+    }
     if (cfg.sip.engine === 'external' && !cfg.sip.external) {
       ctx.addIssue({ code: 'custom', path: ['sip', 'external'], message: 'required when sip.engine is external' });
     }

@@ -13,6 +13,7 @@ import type {
   HashName,
   LegSpec,
   LegUpdate,
+  LegUpdateResult,
   LocalLeg,
   MediaEngineOptions,
   MediaEvent,
@@ -54,7 +55,7 @@ export class MediaEngine extends EventEmitter<MediaEngineEvents> {
   createPipeline(spec: { a: LegSpec; b: LegSpec }): Pipeline {
     if (this.closed) throw new MediaEngineError('Closed', 'media engine is shut down');
     const created = call(() => this.native.createPipeline(toNativeSpec(spec.a), toNativeSpec(spec.b)));
-    const p = new Pipeline(this, this.native, created.id, { a: created.a, b: created.b });
+    const p = new Pipeline(this, this.native, created.id, stripNulls({ a: created.a, b: created.b }) as { a: LocalLeg; b: LocalLeg });
     this.pipelines.set(created.id, p);
     return p;
   }
@@ -120,9 +121,10 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
     super();
   }
 
-  update(side: Side, update: LegUpdate): void {
+  /** Applies a re-offer/answer to a leg; reports our ICE credentials when `update.ice` was given. */
+  update(side: Side, update: LegUpdate): LegUpdateResult {
     this.ensureOpen();
-    call(() => this.native.updateLeg(this.id, side, toNativeUpdate(update)));
+    return stripNulls(call(() => this.native.updateLeg(this.id, side, toNativeUpdate(update)))) as LegUpdateResult;
   }
 
   /** Our fingerprint on this call (stable for the call) in the given hash. */

@@ -26,6 +26,27 @@ export interface SdesKey {
   key: string;
 }
 
+/** ICE credentials (RFC 8839 a=ice-ufrag / a=ice-pwd). */
+export interface IceCredentials {
+  ufrag: string;
+  pwd: string;
+}
+
+/**
+ * ICE on a leg: the engine is an ICE-lite agent (RFC 8445), answers the
+ * peer's connectivity checks and sends media/DTLS only to the pair the peer
+ * nominates, while consent is fresh (RFC 7675, 30 s).
+ */
+export interface IceSpec {
+  /** Our credentials; the engine generates them when absent (see LocalLeg.ice). */
+  localUfrag?: string;
+  localPwd?: string;
+  /** The peer's credentials from its SDP (absent until known, e.g. before an answer). */
+  remoteUfrag?: string;
+  remotePwd?: string;
+  lite: true;
+}
+
 export interface RemoteMedia {
   /** Where the peer said (in SDP) it receives media; learned by latching otherwise. */
   remoteAddress?: string;
@@ -37,6 +58,8 @@ export interface RemoteMedia {
   direction?: Direction;
   /** Hash of the local fingerprint the SDP should carry (default sha-256). */
   fingerprintHash?: HashName;
+  /** ICE-lite on this leg (replaces address latching). */
+  ice?: IceSpec;
 }
 
 export type LegSpec =
@@ -57,12 +80,20 @@ export type LegUpdate = SecurityUpdate &
     music?: 'pcmu' | 'pcma' | 'off';
   };
 
+/** What Pipeline.update reports back. */
+export interface LegUpdateResult {
+  /** Our ICE credentials after an update that carried `ice`. */
+  ice?: IceCredentials;
+}
+
 export interface LocalLeg {
   address: string;
   rtpPort: number;
   rtcpPort: number;
   /** Our certificate's fingerprint in the requested hash. */
   fingerprint: Fingerprint;
+  /** Our ICE credentials when the leg has ICE. */
+  ice?: IceCredentials;
 }
 
 export type DropReason =
@@ -77,7 +108,13 @@ export type DropReason =
   | 'direction'
   | 'no_destination'
   | 'oversized'
-  | 'send_error';
+  | 'send_error'
+  /** ICE check without or with wrong USERNAME/MESSAGE-INTEGRITY (answered 400/401). */
+  | 'stun_auth'
+  /** ICE check with a missing or wrong FINGERPRINT (dropped silently). */
+  | 'stun_fingerprint'
+  /** ICE consent expired: not sent. */
+  | 'no_consent';
 
 export interface LegStats {
   packetsIn: number;
@@ -108,11 +145,17 @@ export interface PipelineStats {
 export type Side = 'a' | 'b';
 
 export type MediaEvent =
-  | { type: 'dtls-connected'; pipeline: number; side: Side; profile: SrtpProfileName; peerFingerprint: Fingerprint }
+  /** handshakeMs: from the first DTLS datagram in or out to the verified peer. */
+  | { type: 'dtls-connected'; pipeline: number; side: Side; profile: SrtpProfileName; peerFingerprint: Fingerprint; handshakeMs: number }
   | { type: 'dtls-failed'; pipeline: number; side: Side; reason: string }
   | { type: 'dtls-closed'; pipeline: number; side: Side }
+  /** First media on a plain leg; on an ICE leg the nominated pair's remote address. */
   | { type: 'media-latched'; pipeline: number; side: Side; address: string }
-  | { type: 'media-timeout'; pipeline: number; side: Side };
+  /** ICE consent expired (no valid check for 30 s): the engine stopped sending to this leg. */
+  | { type: 'ice-consent-expired'; pipeline: number; side: Side }
+  | { type: 'media-timeout'; pipeline: number; side: Side }
+  /** The engine caught an internal error (a panic) in this call's pipeline and stopped it (both legs: side ''). */
+  | { type: 'pipeline-failed'; pipeline: number; side: ''; reason: string };
 
 export interface MediaEngineOptions {
   /** Address media sockets bind to. Default 127.0.0.1. */

@@ -7,17 +7,22 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 import type { MediaEngine, MediaEvent, PipelineStats } from '../media';
+import type { SipEngineStats } from '../sip';
+import { registerWorkerLoad } from './worker-load';
 
 export interface MetricsSource {
   engine: MediaEngine;
   /** Live pipelines' stats, read on scrape. */
   liveStats(): Array<{ kinds: { a: string; b: string }; stats: PipelineStats }>;
   activeCalls(): number;
+  /** The embedded SIP engine's counters, read once per scrape; absent with an external drachtio-server. */
+  sipStats?: () => Promise<SipEngineStats>;
 }
 
 const DROP_REASONS = [
   'malformed', 'stun', 'unexpected_dtls', 'wrong_source', 'auth_fail', 'replay',
   'ssrc_limit', 'no_keys', 'direction', 'no_destination', 'oversized', 'send_error',
+  'stun_auth', 'stun_fingerprint', 'no_consent',
 ] as const;
 
 export class SbcMetrics {
@@ -27,6 +32,7 @@ export class SbcMetrics {
   readonly rejections: Counter<'status'>;
   readonly dtlsHandshakes: Counter<'outcome'>;
   readonly dtlsFailures: Counter<'reason'>;
+  readonly dtlsHandshakeSeconds: Histogram;
   /** Media totals of ended calls; live calls are added at scrape time. */
   private readonly endedPackets = new Map<string, number>();
   private readonly endedDrops = new Map<string, number>();
@@ -43,6 +49,12 @@ export class SbcMetrics {
     });
     this.rejections = new Counter({ name: 'esbc_call_rejections_total', help: 'Calls refused by the SBC, by SIP status', labelNames: ['status'], registers: [r] });
     this.dtlsHandshakes = new Counter({ name: 'esbc_dtls_handshakes_total', help: 'DTLS handshakes by outcome', labelNames: ['outcome'], registers: [r] });
+    this.dtlsHandshakeSeconds = new Histogram({
+      name: 'esbc_dtls_handshake_seconds',
+      help: 'Duration of completed DTLS handshakes, first datagram to verified peer',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [r],
+    });
     this.dtlsFailures = new Counter({ name: 'esbc_dtls_failures_total', help: 'DTLS failures by reason', labelNames: ['reason'], registers: [r] });
     new Gauge({ name: 'esbc_calls_active', help: 'Calls in progress', registers: [r], collect() { this.set(source.activeCalls()); } });
     const engineGauge = (name: string, help: string, pick: (c: ReturnType<MediaEngine['counters']>) => number) =>
@@ -50,6 +62,7 @@ export class SbcMetrics {
     engineGauge('esbc_media_port_pairs_in_use', 'Media port pairs bound', (c) => c.portPairsInUse);
     engineGauge('esbc_media_port_pairs_total', 'Media port pairs in the range', (c) => c.portPairsTotal);
     engineGauge('esbc_media_workers', 'Media worker threads', (c) => c.workers);
+    registerWorkerLoad(r);
     engineGauge('esbc_media_events_dropped_total', 'Engine events lost to a full queue', (c) => c.droppedEvents);
     engineGauge('esbc_media_cert_rotations_total', 'DTLS certificate rotations', (c) => c.certRotations);
     const self = this;
@@ -80,11 +93,70 @@ export class SbcMetrics {
         for (const reason of DROP_REASONS) this.set({ reason }, totals.get(reason) ?? 0);
       },
     });
+    if (source.sipStats) this.addSipEngineMetrics(source.sipStats);
+  }
+
+  /**
+   * SIP engine metrics: the engine counts every message and rejection
+   * itself; one `stats` round trip per scrape feeds all of these gauges
+   * (collect() runs for each, so they share the in-flight read).
+   */
+  private addSipEngineMetrics(read: () => Promise<SipEngineStats>): void {
+    const r = this.registry;
+    let inflight: { at: number; p: Promise<SipEngineStats | undefined> } | undefined;
+    const snapshot = (): Promise<SipEngineStats | undefined> => {
+      if (!inflight || Date.now() - inflight.at > 250) inflight = { at: Date.now(), p: read().catch(() => undefined) };
+      return inflight.p;
+    };
+    new Gauge({
+      name: 'esbc_sip_messages_total',
+      help: 'SIP messages received (in) and sent (out) by the SIP engine, by transport, method (CSeq method for responses) and status ("" for requests)',
+      labelNames: ['direction', 'transport', 'method', 'status'],
+      registers: [r],
+      async collect() {
+        const s = await snapshot();
+        this.reset();
+        for (const m of s?.messages ?? []) this.set({ direction: m.direction, transport: m.transport, method: m.method, status: m.status }, m.count);
+      },
+    });
+    new Gauge({
+      name: 'esbc_sip_rejections_total',
+      help: 'Requests and connections the SIP engine refused or dropped, by reason (rate_limited, rate_dropped, invite_rate, malformed_400, malformed_dropped, overload, conn_limit_source, conn_limit_global, slow_partial, slow_first, framing_error, tls_handshake_failed, oversized, stray_response)',
+      labelNames: ['reason'],
+      registers: [r],
+      async collect() {
+        const s = await snapshot();
+        this.reset();
+        for (const [reason, n] of Object.entries(s?.rejections ?? {})) this.set({ reason }, n);
+      },
+    });
+    new Gauge({
+      name: 'esbc_sip_active',
+      help: 'SIP engine state now: server_transactions, client_transactions, dialogs, connections, connections_inbound, apps, rate_sources',
+      labelNames: ['kind'],
+      registers: [r],
+      async collect() {
+        const s = await snapshot();
+        this.reset();
+        for (const [kind, n] of Object.entries(s?.active ?? {})) this.set({ kind }, n);
+      },
+    });
+    new Gauge({
+      name: 'esbc_sip_engine_up',
+      help: '1 when the last scrape read the SIP engine\'s counters, 0 when it did not answer',
+      registers: [r],
+      async collect() {
+        this.set((await snapshot()) ? 1 : 0);
+      },
+    });
   }
 
   /** Counts engine events (DTLS outcomes). */
   onMediaEvent(e: MediaEvent): void {
-    if (e.type === 'dtls-connected') this.dtlsHandshakes.inc({ outcome: 'connected' });
+    if (e.type === 'dtls-connected') {
+      this.dtlsHandshakes.inc({ outcome: 'connected' });
+      if (Number.isFinite(e.handshakeMs)) this.dtlsHandshakeSeconds.observe(e.handshakeMs / 1000);
+    }
     if (e.type === 'dtls-failed') {
       this.dtlsHandshakes.inc({ outcome: 'failed' });
       this.dtlsFailures.inc({ reason: e.reason.startsWith('alert') ? 'alert' : e.reason });

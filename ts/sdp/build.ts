@@ -9,6 +9,7 @@ import { isIPv6 } from 'node:net';
 
 import type { Direction, LocalLeg } from '../media/types';
 import { notAcceptable, SdpError } from './errors';
+import { iceMediaLines, iceSessionLines } from './ice';
 import { hasMediaCodec } from './negotiate';
 import { formatCrypto } from './sdes';
 import type { BuiltSdp, Codec, LegPlan, ParsedMedia, ParsedSdp, SdpOrigin } from './types';
@@ -79,11 +80,14 @@ function activeSection(x: ActiveInput): string[] {
   if (content.maxptime !== undefined) out.push(`a=maxptime:${content.maxptime}`);
   if (plan.rtcpMux) {
     out.push('a=rtcp-mux');
-    if (plan.avpf && x.layout.rtcpRsize && content.rtcpRsize) out.push('a=rtcp-rsize');
+    // ICE legs echo the WebRTC peer's rtcp-rsize; others need it on both sides.
+    if (plan.rtcpRsize || (plan.avpf && x.layout.rtcpRsize && content.rtcpRsize)) out.push('a=rtcp-rsize');
   } else if (local.rtcpPort !== local.rtpPort) {
     out.push(`a=rtcp:${local.rtcpPort}`);
   }
   if (x.answer && x.layout.mid !== undefined) out.push(`a=mid:${x.layout.mid}`);
+  else if (!x.answer && plan.ice && plan.mid !== undefined) out.push(`a=mid:${plan.mid}`);
+  out.push(...iceMediaLines(plan, local));
   if (plan.security === 'dtls-srtp') {
     if (local.fingerprint.hash.toLowerCase() !== plan.fingerprintHash) {
       throw new SdpError(500, `local fingerprint is ${local.fingerprint.hash}, ${plan.fingerprintHash} needed`);
@@ -106,8 +110,8 @@ function disabledSection(m: ParsedMedia, protocol: string, answer: boolean): str
   return out;
 }
 
-function sessionLines(local: LocalLeg): string[] {
-  return ['s=-', `c=IN ${ipTag(local.address)} ${local.address}`, 't=0 0'];
+function sessionLines(local: LocalLeg, plan: LegPlan): string[] {
+  return ['s=-', `c=IN ${ipTag(local.address)} ${local.address}`, 't=0 0', ...iceSessionLines(plan)];
 }
 
 function checkLayout(p: ParsedSdp, plan: LegPlan, what: string): ParsedMedia {
@@ -125,7 +129,7 @@ function checkLayout(p: ParsedSdp, plan: LegPlan, what: string): ParsedMedia {
  */
 export function buildOffer(source: ParsedSdp, plan: LegPlan, local: LocalLeg, origin: SdpOrigin): BuiltSdp {
   const audio = checkLayout(source, plan, 'source offer');
-  const body = sessionLines(local);
+  const body = sessionLines(local, plan);
   for (const m of source.media) {
     if (m.index === plan.mediaIndex) {
       body.push(
@@ -166,7 +170,7 @@ export function buildAnswer(
   const codecs = chosen.codecs.filter((c) => offered.codecs.some((o) => sameCodec(o, c)));
   if (!hasMediaCodec(codecs)) throw notAcceptable('no common codec');
   const direction = answerDirection(offered.direction, chosen.direction);
-  const body = sessionLines(local);
+  const body = sessionLines(local, plan);
   for (const m of offer.media) {
     if (m.index === plan.mediaIndex) {
       body.push(...activeSection({ plan, local, codecs, content: chosen, layout: offered, direction, answer: true }));

@@ -1,3 +1,6 @@
+/** Longest reason text kept (the Reason header and logs carry it). */
+const MAX_REASON = 200;
+
 /**
  * A failure of SDP handling that the B2BUA turns into a SIP final response
  * (status) with a Reason header (reason text).
@@ -9,10 +12,13 @@ export class SdpError extends Error {
   readonly reason: string;
 
   constructor(status: number, reason: string) {
-    super(`${status} ${reason}`);
+    // Reasons can quote the offer (one entry per crypto line...): bounded so
+    // a hostile offer cannot make the Reason header (and the 488) huge.
+    const bounded = reason.length > MAX_REASON ? `${reason.slice(0, MAX_REASON - 3)}...` : reason;
+    super(`${status} ${bounded}`);
     this.name = 'SdpError';
     this.status = status;
-    this.reason = reason;
+    this.reason = bounded;
   }
 
   /** Value of a SIP Reason header (RFC 3326) for this error. */

@@ -51,6 +51,25 @@
  *   m-line, echoing the offer's a=mid). ICE, candidates, ssrc, msid, extmap,
  *   BUNDLE groups and the other side's o=/c=/ports/fingerprints/keys are never
  *   copied. rtcp-fb and rtcp-rsize are kept only on AVPF protocols.
+ * - WebRTC-style legs (ICE-lite, RFC 8445/8839, BUNDLE RFC 9143): a DTLS-SRTP
+ *   offer with a=ice-ufrag/a=ice-pwd is answered as an ICE-lite agent
+ *   (AnswerOptions.ice, default on): session a=ice-lite and
+ *   a=group:BUNDLE <audio mid> (when the offer bundled it), the SBC's own
+ *   ice-ufrag/ice-pwd (plan.ice.local, generated here and passed to the
+ *   engine by legSpecFor/legUpdateFor), one host candidate per component at
+ *   the SBC's advertised address (one with rtcp-mux), a=end-of-candidates,
+ *   a=mid echoed, a=rtcp-rsize echoed with rtcp-mux. The SAVPF feedback
+ *   toward the browser is what the other side answered (an RTP/AVP side
+ *   answers none, so rtcp-fb is dropped consistently; nothing is terminated).
+ *   New remote credentials in a re-offer are an ICE restart: the SBC answers
+ *   new credentials of its own; same role and fingerprint keep the DTLS
+ *   association. c=0.0.0.0 with ICE is not hold. OfferOptions.ice offers
+ *   ICE-lite toward a WebRTC realm (the answer must carry ICE, else 488).
+ *   The other leg never sees ICE: plain RTP/AVP (or its realm's security).
+ * - Codecs and WebRTC: the browser's codecs (opus first) are offered to the
+ *   other side as they are; opus survives only if that side answers it,
+ *   else its PCMU/PCMA choice goes back to the browser; no common media
+ *   codec is a 488 "no common codec".
  * - AVPF toward an offered leg: OfferOptions.avpf 'strip' (default) / 'keep'
  *   / 'always'. Answers always echo the offered protocol.
  * - Codecs are not transcoded: offers carry the offerer's codecs in order;
@@ -78,5 +97,6 @@ export {
 } from './negotiate';
 export { answerDirection, buildAnswer, buildOffer, createOrigin } from './build';
 export { legSpecFor, legUpdateFor } from './leg';
+export { generateIceCredentials } from './ice';
 export { generateSdesKey, generateSdesKeys, parseCrypto, SDES_KEY_BYTES, SDES_SUITES } from './sdes';
 export type * from './types';

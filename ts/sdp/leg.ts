@@ -1,12 +1,19 @@
 /** Maps a negotiated leg to the media engine's LegSpec / LegUpdate. */
 import type { LegSpec, LegUpdate, RemoteMedia } from '../media/types';
 import { SdpError } from './errors';
+import { iceSpecFor } from './ice';
 import type { LegPlan, ParsedSdp } from './types';
 
 function remoteMedia(plan: LegPlan, remote?: ParsedSdp): Omit<RemoteMedia, 'fingerprintHash'> {
   const m = remote?.media[plan.mediaIndex];
   if (!m) return {};
   const out: Omit<RemoteMedia, 'fingerprintHash'> = { direction: m.direction, rtcpMux: plan.rtcpMux };
+  const ice = iceSpecFor(plan);
+  if (ice) {
+    // ICE decides where media goes (the nominated pair), not c=/m=.
+    out.ice = ice;
+    return out;
+  }
   // Old-style hold (0.0.0.0) or a disabled stream: keep the previous
   // destination (absent fields are unchanged in an update); direction stops media.
   if (m.port !== 0 && !m.oldStyleHold && m.address !== '' && m.address !== '::') {
@@ -41,7 +48,8 @@ function securityPart(plan: LegPlan): LegUpdate {
  * known (the caller's offer); omit it for the leg the SBC is about to offer to.
  */
 export function legSpecFor(plan: LegPlan, remote?: ParsedSdp): LegSpec {
-  return { ...securityPart(plan), ...remoteMedia(plan, remote), fingerprintHash: plan.fingerprintHash } as LegSpec;
+  const ice = iceSpecFor(plan);
+  return { ...securityPart(plan), ...remoteMedia(plan, remote), ...(ice ? { ice } : {}), fingerprintHash: plan.fingerprintHash } as LegSpec;
 }
 
 /** LegUpdate for Pipeline.update after an answer or a re-offer on this leg. */

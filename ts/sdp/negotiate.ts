@@ -5,6 +5,7 @@
  */
 import type { DtlsRole, Fingerprint, HashName, SdesSuite } from '../media/types';
 import { notAcceptable } from './errors';
+import { answerIce, generateIceCredentials, midOf, validIceCredentials } from './ice';
 import { generateSdesKey, generateSdesKeys, SDES_SUITES, toSdesKey } from './sdes';
 import type {
   AnswerOptions,
@@ -87,6 +88,11 @@ function dtlsChecks(m: ParsedMedia, what: 'offer' | 'answer'): Fingerprint[] {
   if (m.fingerprints.length === 0) throw notAcceptable(`DTLS-SRTP ${what} without a=fingerprint`);
   const usable = usableFingerprints(m.fingerprints);
   if (usable.length === 0) {
+    for (const f of m.fingerprints) {
+      const h = HASH_BYTES.find(([name]) => name === f.hash);
+      const bytes = f.value.split(':').length;
+      if (h && bytes !== h[1]) throw notAcceptable(`a=fingerprint ${h[0]} has ${bytes} bytes, expected ${h[1]}`);
+    }
     const hashes = [...new Set(m.fingerprints.map((f) => f.hash))].join(', ');
     throw notAcceptable(`DTLS-SRTP ${what} with unsupported fingerprint hash (${hashes})`);
   }
@@ -150,6 +156,14 @@ export function planAnswer(offer: ParsedSdp, policy: SecurityPolicy, opts: Answe
     ];
     plan.remoteSdes = toSdesKey(chosen);
   }
+  if (security === 'dtls-srtp' && m.ice && opts.ice !== false) {
+    // A WebRTC-style peer: it only sends media after ICE succeeds, so the
+    // SBC answers as an ICE-lite agent (new credentials on an ICE restart).
+    if (!validIceCredentials(m.ice)) throw notAcceptable('ICE offer with invalid a=ice-ufrag/a=ice-pwd');
+    plan.ice = answerIce(m.ice, previous?.security === 'dtls-srtp' ? previous.ice : undefined);
+    Object.assign(plan, midOf(offer, m));
+    plan.rtcpRsize = m.rtcpMux && m.rtcpRsize;
+  }
   return plan;
 }
 
@@ -183,6 +197,15 @@ export function planOffer(source: ParsedSdp, security: MediaSecurity, opts: Offe
   } else if (security === 'sdes-srtp') {
     plan.sdesKeys = prev && prev.sdesKeys.length > 0 ? prev.sdesKeys : generateSdesKeys(opts.sdesSuites ?? SDES_SUITES);
     if (prev?.remoteSdes) plan.remoteSdes = prev.remoteSdes;
+  }
+  if (security === 'dtls-srtp' && (prev?.ice || opts.ice)) {
+    // ICE-lite toward a WebRTC-style realm; re-offers keep the credentials
+    // (the SBC never restarts ICE itself) and the negotiated remote ones.
+    plan.ice = prev?.ice ?? { local: generateIceCredentials() };
+    plan.mid = prev?.mid ?? m.mid ?? '0';
+    plan.bundle = true;
+    plan.rtcpMux = true;
+    plan.rtcpRsize = prev?.rtcpRsize ?? false;
   }
   return plan;
 }
@@ -226,6 +249,11 @@ export function applyAnswer(answer: ParsedSdp, plan: LegPlan): LegPlan {
     if (c.problem) throw notAcceptable(`SDES-SRTP answer a=crypto:${c.tag} unusable: ${c.problem}`);
     out.sdesKeys = plan.sdesKeys.filter((k) => k.tag === c.tag);
     out.remoteSdes = toSdesKey(c);
+  }
+  if (plan.ice) {
+    if (!m.ice) throw notAcceptable('answer without ICE credentials to an ICE-lite offer');
+    if (!validIceCredentials(m.ice)) throw notAcceptable('ICE answer with invalid a=ice-ufrag/a=ice-pwd');
+    out.ice = { local: plan.ice.local, remote: { ufrag: m.ice.ufrag, pwd: m.ice.pwd } };
   }
   return out;
 }

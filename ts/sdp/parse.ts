@@ -5,7 +5,7 @@ import * as sdpTransform from 'sdp-transform';
 import type { Direction, Fingerprint } from '../media/types';
 import { SdpError } from './errors';
 import { parseCrypto } from './sdes';
-import type { Codec, MediaSecurity, ParsedMedia, ParsedSdp, SetupAttr } from './types';
+import type { Codec, MediaSecurity, ParsedIce, ParsedMedia, ParsedSdp, SetupAttr } from './types';
 
 type RawMedia = sdpTransform.MediaDescription;
 
@@ -23,22 +23,33 @@ interface LevelAttrs {
   setup?: SetupAttr;
 }
 
+/** An m-line count no audio call needs; bounds the work per offer. */
+export const MAX_MEDIA_LINES = 16;
+
 /**
  * a=fingerprint and a=setup per level (index 0 = session, i+1 = m-line i),
  * scanned from the text because sdp-transform loses "a=fingerprint: SHA-1 X"
  * (space after the colon) and keeps only the last of several fingerprints.
+ * Malformed or contradictory values are refused here, naming the problem.
  */
 function scanLevels(lines: string[]): LevelAttrs[] {
   const levels: LevelAttrs[] = [{ fingerprints: [] }];
   for (const line of lines) {
     if (line.startsWith('m=')) levels.push({ fingerprints: [] });
     const cur = levels[levels.length - 1]!;
-    const fp = /^a=fingerprint:\s*(\S+)\s+([0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2})*)\s*$/i.exec(line);
-    if (fp) cur.fingerprints.push({ hash: fp[1]!.toLowerCase(), value: fp[2]!.toUpperCase() });
-    const st = /^a=setup:\s*(\S+)/i.exec(line);
+    if (/^a=fingerprint:/i.test(line)) {
+      const fp = /^a=fingerprint:\s*(\S+)\s+([0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2})*)\s*$/i.exec(line);
+      if (!fp) throw new SdpError(488, 'malformed a=fingerprint');
+      // A value of the wrong length is kept: negotiation ignores it when
+      // another fingerprint is usable, and names it when none is.
+      cur.fingerprints.push({ hash: fp[1]!.toLowerCase(), value: fp[2]!.toUpperCase() });
+    }
+    const st = /^a=setup:\s*(\S*)/i.exec(line);
     if (st) {
       const v = st[1]!.toLowerCase();
-      cur.setup = SETUPS.includes(v) ? (v as SetupAttr) : undefined;
+      if (!SETUPS.includes(v)) throw new SdpError(488, `invalid a=setup value '${st[1]!.slice(0, 32)}'`);
+      if (cur.setup && cur.setup !== v) throw new SdpError(488, 'contradictory a=setup');
+      cur.setup = v as SetupAttr;
     }
   }
   return levels;
@@ -77,6 +88,20 @@ function codecsOf(m: RawMedia, formats: string[]): Codec[] {
   return out;
 }
 
+/** ICE attributes of an m-line: ufrag/pwd at media level override session level (RFC 8839 5.4). */
+function iceOf(raw: sdpTransform.SessionDescription, m: RawMedia): ParsedIce | undefined {
+  const ufrag = m.iceUfrag ?? raw.iceUfrag;
+  const pwd = m.icePwd ?? raw.icePwd;
+  if (ufrag === undefined || pwd === undefined) return undefined;
+  return {
+    ufrag: String(ufrag),
+    pwd: String(pwd),
+    lite: raw.icelite !== undefined,
+    candidates: m.candidates?.length ?? 0,
+    endOfCandidates: m.endOfCandidates !== undefined,
+  };
+}
+
 function parseMedia(
   raw: sdpTransform.SessionDescription,
   m: RawMedia,
@@ -86,12 +111,16 @@ function parseMedia(
 ): ParsedMedia {
   const protocol = String(m.protocol).toUpperCase();
   if (!Number.isInteger(m.port) || m.port < 0 || m.port > 65535) {
-    throw new SdpError(400, `invalid port on m-line ${index}`);
+    throw new SdpError(488, `invalid port on m-line ${index}`);
   }
   const conn = m.connection ?? raw.connection;
-  const address = conn?.ip.split('/')[0] ?? '';
-  if (m.port !== 0 && address === '') throw new SdpError(400, `no c= line for m-line ${index}`);
-  const oldStyleHold = address === '0.0.0.0';
+  // sdp-transform turns an all-digit address ("c=IN IP4 1") into a number.
+  const address = conn?.ip === undefined ? '' : (String(conn.ip).split('/')[0] ?? '');
+  if (m.port !== 0 && address === '') throw new SdpError(488, `no c= line for m-line ${index}`);
+  const ice = iceOf(raw, m);
+  // With ICE, c=IN IP4 0.0.0.0 (port 9) only says "no default candidate"
+  // (RFC 8840 4.1.1), not hold.
+  const oldStyleHold = address === '0.0.0.0' && !ice;
   const attrDir = m.direction ?? raw.direction;
   const direction: Direction =
     attrDir && DIRECTIONS.includes(attrDir) ? attrDir : oldStyleHold ? 'inactive' : 'sendrecv';
@@ -111,7 +140,10 @@ function parseMedia(
     direction,
     oldStyleHold,
     fingerprints,
-    cryptos: (m.crypto ?? []).map((c) => parseCrypto(c.id, c.suite, c.config, c.sessionConfig)),
+    // String(): sdp-transform turns all-digit fields into numbers.
+    cryptos: (m.crypto ?? []).map((c) =>
+      parseCrypto(c.id, String(c.suite), String(c.config), c.sessionConfig === undefined ? '' : String(c.sessionConfig)),
+    ),
     codecs: protocol.includes('RTP/') ? codecsOf(m, formats) : [],
     rtcpFbAll: (m.rtcpFb ?? [])
       .filter((fb) => String(fb.payload) === '*')
@@ -120,34 +152,46 @@ function parseMedia(
   };
   const setup = level.setup ?? session.setup;
   if (setup) pm.setup = setup;
-  if (m.rtcp?.port !== undefined) pm.rtcpPort = m.rtcp.port;
+  // An a=rtcp port that is not a port (empty, text, out of range) is ignored:
+  // RTCP then goes to the RTP port + 1 (RFC 3605 default).
+  const rtcpPort = m.rtcp?.port as unknown;
+  if (typeof rtcpPort === 'number' && Number.isInteger(rtcpPort) && rtcpPort > 0 && rtcpPort <= 65535) pm.rtcpPort = rtcpPort;
   if (m.ptime !== undefined) pm.ptime = m.ptime;
   if (m.maxptime !== undefined) pm.maxptime = m.maxptime;
   if (m.mid !== undefined) pm.mid = String(m.mid);
+  if (ice) pm.ice = ice;
   return pm;
 }
 
-/** Parses an SDP body. Throws SdpError 400 when it is not usable SDP. */
+/** Parses an SDP body. Throws SdpError 488 (with the problem named) when it is not usable SDP. */
 export function parseSdp(sdp: string): ParsedSdp {
   if (typeof sdp !== 'string' || !/^\s*v=0\s*$/m.test(sdp.split(/\r\n|\r|\n/)[0] ?? '')) {
-    throw new SdpError(400, 'SDP does not start with v=0');
+    throw new SdpError(488, 'SDP does not start with v=0');
   }
   const lines = sdp.split(/\r\n|\r|\n/).map((l) => l.trim()).filter((l) => l.length > 0);
+  // RFC 8866 5: every line is <type>=<value>, type one lower-case letter.
+  const bad = sdp.split(/\r\n|\r|\n/).findIndex((l) => l.trim().length > 0 && !/^[a-z]=/.test(l.trim()));
+  if (bad >= 0) throw new SdpError(488, `malformed SDP line ${bad + 1}`);
+  const mLines = lines.filter((l) => l.startsWith('m=')).length;
+  if (mLines > MAX_MEDIA_LINES) throw new SdpError(488, `too many m-lines (${mLines}, at most ${MAX_MEDIA_LINES})`);
   let raw: sdpTransform.SessionDescription;
   try {
     raw = sdpTransform.parse(sdp);
   } catch (err) {
-    throw new SdpError(400, `unparseable SDP: ${err instanceof Error ? err.message : String(err)}`);
+    throw new SdpError(488, `unparseable SDP: ${err instanceof Error ? err.message : String(err)}`);
   }
   const o = lines.find((l) => l.startsWith('o='));
   const op = o ? o.slice(2).split(/\s+/) : [];
-  if (op.length < 6) throw new SdpError(400, 'SDP without a valid o= line');
+  if (op.length < 6) throw new SdpError(488, 'SDP without a valid o= line');
   const mCount = lines.filter((l) => l.startsWith('m=')).length;
-  if ((raw.media ?? []).length !== mCount) throw new SdpError(400, 'malformed m= line');
+  if ((raw.media ?? []).length !== mCount) throw new SdpError(488, 'malformed m= line');
   const levels = scanLevels(lines);
   return {
     raw,
     origin: { username: op[0]!, sessionId: op[1]!, version: op[2]!, address: op[5]! },
     media: raw.media.map((m, i) => parseMedia(raw, m, i, levels[0]!, levels[i + 1]!)),
+    bundles: (raw.groups ?? [])
+      .filter((g) => g.type.toUpperCase() === 'BUNDLE')
+      .map((g) => String(g.mids).trim().split(/\s+/).filter((x) => x.length > 0)),
   };
 }

@@ -1,5 +1,5 @@
 /** Types of the SDP module (see index.ts for the overview). */
-import type { DtlsRole, Direction, Fingerprint, HashName, SdesKey, SdesSuite } from '../media/types';
+import type { DtlsRole, Direction, Fingerprint, HashName, IceCredentials, SdesKey, SdesSuite } from '../media/types';
 import type { SessionDescription } from 'sdp-transform';
 
 /** Security of one media stream as offered/answered on the wire. */
@@ -62,6 +62,16 @@ export interface ParsedMedia {
   mid?: string;
   /** Format list as written on the m-line (non-RTP protocols keep it verbatim). */
   formats: string[];
+  /** ICE attributes (media level over session level); absent without a=ice-ufrag/a=ice-pwd. */
+  ice?: ParsedIce;
+}
+
+export interface ParsedIce extends IceCredentials {
+  /** a=ice-lite at session level. */
+  lite: boolean;
+  /** Number of a=candidate lines. */
+  candidates: number;
+  endOfCandidates: boolean;
 }
 
 export interface ParsedSdp {
@@ -69,6 +79,16 @@ export interface ParsedSdp {
   raw: SessionDescription;
   origin: { username: string; sessionId: string; version: string; address: string };
   media: ParsedMedia[];
+  /** mids of each a=group:BUNDLE line. */
+  bundles: string[][];
+}
+
+/** The SBC's ICE-lite state toward one leg. */
+export interface IcePlan {
+  /** Our credentials (new ones on an ICE restart). */
+  local: IceCredentials;
+  /** The peer's, once its SDP carried them. */
+  remote?: IceCredentials;
 }
 
 /** The SBC's own o= state for one leg; keep it per leg and store what build* returns. */
@@ -111,6 +131,17 @@ export interface LegPlan {
   /** Index of the active audio m-line and number of m-lines toward this leg. */
   mediaIndex: number;
   mediaCount: number;
+  /**
+   * ICE-lite toward this leg (WebRTC-style peers): the SDP carries a=ice-lite,
+   * our credentials, one host candidate per component, a=mid and a BUNDLE
+   * group with the audio mid; the engine sends only to the nominated pair.
+   */
+  ice?: IcePlan;
+  /** a=rtcp-rsize written (ICE legs: echoed when offered with rtcp-mux). */
+  rtcpRsize?: boolean;
+  /** The audio a=mid written toward this leg (ICE legs), and whether it is in a BUNDLE group. */
+  mid?: string;
+  bundle?: boolean;
 }
 
 export interface AnswerOptions {
@@ -118,6 +149,11 @@ export interface AnswerOptions {
   actpassAnswer?: 'passive' | 'active';
   /** SDES suites the SBC accepts (default: all four). */
   sdesSuites?: SdesSuite[];
+  /**
+   * Answer a DTLS-SRTP offer that carries ICE (a=ice-ufrag/a=ice-pwd) as an
+   * ICE-lite agent (default true). False strips ICE as for any other peer.
+   */
+  ice?: boolean;
 }
 
 export interface OfferOptions {
@@ -129,6 +165,11 @@ export interface OfferOptions {
   fingerprintHash?: HashName;
   /** SDES suites offered, in preference order (default: the four, 80/32/GCM128/GCM256). */
   sdesSuites?: SdesSuite[];
+  /**
+   * Offer ICE-lite toward this leg (WebRTC-style realm; DTLS-SRTP only).
+   * The answer must then carry ICE credentials (else 488). Default false.
+   */
+  ice?: boolean;
 }
 
 export interface BuiltSdp {

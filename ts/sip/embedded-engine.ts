@@ -9,7 +9,8 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
 
-export type SipTransport = 'udp' | 'tcp' | 'tls';
+/** ws/wss: SIP over WebSocket (RFC 7118), inbound only (browsers connect to the SBC). */
+export type SipTransport = 'udp' | 'tcp' | 'tls' | 'ws' | 'wss';
 
 export interface SipListen {
   transport: SipTransport;
@@ -26,14 +27,10 @@ export interface EmbeddedSipEngineOptions {
   controlAddress?: string;
   /** Control port; 0 (default) lets the OS pick. */
   controlPort?: number;
+  /** Certificate and key of tls and wss listeners. */
   tls?: { cert: string; key: string };
   timers?: { t1Ms?: number; t2Ms?: number; t4Ms?: number };
-  limits?: {
-    maxMessageBytes?: number;
-    maxTransactions?: number;
-    maxDialogs?: number;
-    idleConnectionSecs?: number;
-  };
+  limits?: EmbeddedSipLimits;
   /** RFC 4028 interval added to outgoing INVITEs that carry none. */
   sessionTimerSecs?: number;
   /** Lowest session interval (RFC 4028 Min-SE) the engine runs a timer with; default 90. */
@@ -45,6 +42,44 @@ export interface EmbeddedSipEngineOptions {
   binaryPath?: string;
   /** How long to wait for the ready line (ms, default 10000). */
   startTimeoutMs?: number;
+}
+
+/** Engine limits (native/sip/README.md); absent keys take the engine's defaults. */
+export interface EmbeddedSipLimits {
+  maxMessageBytes?: number;
+  maxTransactions?: number;
+  maxDialogs?: number;
+  idleConnectionSecs?: number;
+  maxConnections?: number;
+  maxConnectionsPerSource?: number;
+  perSourceRate?: number;
+  perSourceBurst?: number;
+  perSourceDropRate?: number;
+  inviteRate?: number;
+  trustedSources?: string[];
+  partialMessageSecs?: number;
+  firstMessageSecs?: number;
+  retryAfterSecs?: number;
+}
+
+/** One row of the engine's SIP message counters. */
+export interface SipMessageCount {
+  direction: 'in' | 'out';
+  transport: SipTransport;
+  /** Request method, or the CSeq method of a response; unknown methods are "other". */
+  method: string;
+  /** Response status code; '' for requests. */
+  status: string;
+  count: number;
+}
+
+/** The engine's counters, read in one batch (the `stats` stdin command). */
+export interface SipEngineStats {
+  messages: SipMessageCount[];
+  /** Requests/connections refused or dropped, by reason (counters since start). */
+  rejections: Record<string, number>;
+  /** Current transactions, dialogs, connections, apps. */
+  active: Record<string, number>;
 }
 
 export interface EngineLogEntry {
@@ -61,6 +96,12 @@ export interface EmbeddedSipEngine {
   pid: number;
   /** Changes the engine's log level while it runs (a `log-level` line on its stdin). */
   setLogLevel(level: 'error' | 'warn' | 'info' | 'debug'): void;
+  /**
+   * Reads the engine's counters in one batch (a `stats` line on its stdin,
+   * answered by one JSON line on its stdout). Rejects after `timeoutMs`
+   * (default 2000) or when the engine has exited.
+   */
+  stats(timeoutMs?: number): Promise<SipEngineStats>;
   /** Resolves when the process has exited (SIGTERM, then SIGKILL after 3 s). */
   stop(): Promise<void>;
 }
@@ -113,7 +154,7 @@ export function startEmbeddedSipEngine(options: EmbeddedSipEngineOptions): Promi
   if (!options.listen.length) return Promise.reject(new Error('startEmbeddedSipEngine: listen must not be empty'));
   const bin = options.binaryPath ?? defaultSipBinaryPath();
   const child = spawn(bin, ['--config-json', JSON.stringify(buildConfig(options))], {
-    // stdin carries run-time commands (log level); see native/sip/README.md.
+    // stdin carries run-time commands (log level, stats); see native/sip/README.md.
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   child.stdin!.on('error', () => {
@@ -140,6 +181,47 @@ export function startEmbeddedSipEngine(options: EmbeddedSipEngineOptions): Promi
     });
   });
 
+  // `stats` requests are answered in order, one stdout line each.
+  const pendingStats: Array<{ resolve: (s: SipEngineStats) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }> = [];
+  const failStats = (err: Error): void => {
+    for (const p of pendingStats.splice(0)) {
+      clearTimeout(p.timer);
+      p.reject(err);
+    }
+  };
+  child.once('exit', () => failStats(new Error('esbc-sip exited')));
+  const stats = (timeoutMs = 2000): Promise<SipEngineStats> =>
+    new Promise<SipEngineStats>((res, rej) => {
+      if (child.exitCode !== null || child.signalCode !== null || !child.stdin?.writable) {
+        rej(new Error('esbc-sip is not running'));
+        return;
+      }
+      const entry = {
+        resolve: res,
+        reject: rej,
+        timer: setTimeout(() => {
+          const i = pendingStats.indexOf(entry);
+          if (i >= 0) pendingStats.splice(i, 1);
+          rej(new Error(`esbc-sip stats: no answer within ${timeoutMs} ms`));
+        }, timeoutMs),
+      };
+      pendingStats.push(entry);
+      child.stdin.write('stats\n');
+    });
+  const onStatsLine = (line: string): void => {
+    let v: { stats?: SipEngineStats };
+    try {
+      v = JSON.parse(line) as { stats?: SipEngineStats };
+    } catch {
+      return;
+    }
+    if (!v.stats) return;
+    const p = pendingStats.shift();
+    if (!p) return;
+    clearTimeout(p.timer);
+    p.resolve(v.stats);
+  };
+
   return new Promise<EmbeddedSipEngine>((resolve, reject) => {
     let settled = false;
     const fail = (err: Error): void => {
@@ -156,7 +238,7 @@ export function startEmbeddedSipEngine(options: EmbeddedSipEngineOptions): Promi
     child.once('error', (err) => fail(new Error(`cannot start esbc-sip (${bin}): ${err.message}`)));
     child.once('exit', (code, signal) => fail(new Error(`esbc-sip exited before ready (code ${code}, signal ${signal})`)));
     readline.createInterface({ input: child.stdout! }).on('line', (line) => {
-      if (settled) return;
+      if (settled) return onStatsLine(line);
       let ready: ReadyLine;
       try {
         ready = JSON.parse(line) as ReadyLine;
@@ -172,6 +254,7 @@ export function startEmbeddedSipEngine(options: EmbeddedSipEngineOptions): Promi
         secret: options.secret,
         sipListen: ready.sip,
         pid: child.pid ?? -1,
+        stats,
         setLogLevel: (level): void => {
           if (child.exitCode === null && child.signalCode === null && child.stdin?.writable) child.stdin.write(`log-level ${level}\n`);
         },

@@ -158,6 +158,8 @@ extern "C" {
     fn DTLS_set_timer_cb(s: *mut openssl_sys::SSL, cb: Option<DtlsTimerCb>);
 }
 const DTLS_CTRL_GET_TIMEOUT: libc::c_int = 73;
+const SSL_CTRL_SET_MAX_CERT_LIST: libc::c_int = 51;
+const MAX_CERT_LIST: libc::c_long = 16 * 1024;
 const DTLS_CTRL_HANDLE_TIMEOUT: libc::c_int = 74;
 
 /// Back-off for flight retransmission: initial, then doubling up to the cap.
@@ -188,8 +190,15 @@ impl DtlsContext {
         )?;
         let profiles: Vec<&str> = config.profiles.iter().map(|p| p.openssl_name()).collect();
         b.set_tlsext_use_srtp(&profiles.join(":"))?;
-        b.set_options(SslOptions::NO_QUERY_MTU | SslOptions::NO_TICKET);
+        // No renegotiation: DTLS-SRTP keys come from the first handshake only
+        // (RFC 5764 4.2); a peer's later ClientHello/HelloRequest is refused.
+        b.set_options(SslOptions::NO_QUERY_MTU | SslOptions::NO_TICKET | SslOptions::NO_RENEGOTIATION);
         b.set_read_ahead(true);
+        // OpenSSL reassembles up to 10 handshake messages ahead, each as long
+        // as max_cert_list allows (default 100 KB): 1 MB per endpoint for a
+        // hostile peer. DTLS-SRTP certificates are a few KB.
+        // SAFETY: SSL_CTX_set_max_cert_list on the context being built.
+        unsafe { openssl_sys::SSL_CTX_ctrl(b.as_ptr(), SSL_CTRL_SET_MAX_CERT_LIST, MAX_CERT_LIST, std::ptr::null_mut()) };
         if config.cookie_exchange {
             b.set_options(SslOptions::COOKIE_EXCHANGE);
             let secret: Arc<[u8; 32]> = Arc::new(random_bytes());
@@ -286,6 +295,10 @@ pub struct DtlsEndpoint {
     scratch: Vec<u8>,
     /// Datagrams dropped before OpenSSL saw them.
     pub malformed: u64,
+    /// Datagrams of only encrypted (epoch > 0) records seen while handshaking,
+    /// and whether the peer's ChangeCipherSpec has arrived.
+    early_encrypted: u32,
+    peer_ccs: bool,
 }
 
 impl DtlsEndpoint {
@@ -344,6 +357,8 @@ impl DtlsEndpoint {
             profiles: ctx.config.profiles.clone(),
             scratch: vec![0u8; 2048],
             malformed: 0,
+            early_encrypted: 0,
+            peer_ccs: false,
         };
         if role == DtlsRole::Client {
             ep.drive();
@@ -382,6 +397,21 @@ impl DtlsEndpoint {
         if !well_formed_records(data) {
             self.malformed += 1;
             return;
+        }
+        // While handshaking OpenSSL keeps up to 100 early next-epoch records,
+        // each with its own ~17 KB read buffer. Before the peer's
+        // ChangeCipherSpec a real peer sends its Finished alone a few times at
+        // most (reordering): only those datagrams are capped.
+        if self.state == DtlsState::Handshaking && !self.peer_ccs {
+            match early_records(data) {
+                Early::ChangeCipherSpec => self.peer_ccs = true,
+                Early::Encrypted if self.early_encrypted >= MAX_EARLY_ENCRYPTED => {
+                    self.malformed += 1;
+                    return;
+                }
+                Early::Encrypted => self.early_encrypted += 1,
+                Early::Plain => {}
+            }
         }
         let io = self.stream.get_mut();
         if io.incoming.len() >= MAX_QUEUED {
@@ -589,6 +619,35 @@ fn well_formed_records(d: &[u8]) -> bool {
         off += 13 + len;
     }
     off == d.len() && !d.is_empty()
+}
+
+/// Datagrams of only encrypted records accepted during a handshake.
+const MAX_EARLY_ENCRYPTED: u32 = 16;
+
+enum Early {
+    ChangeCipherSpec,
+    Encrypted,
+    Plain,
+}
+
+/// What a (well-formed) handshake-time datagram holds: a plaintext
+/// ChangeCipherSpec, only encrypted (epoch > 0) records, or neither.
+fn early_records(d: &[u8]) -> Early {
+    let (mut off, mut plain) = (0, false);
+    while let Some(h) = d.get(off..off + 13) {
+        if h[3] == 0 && h[4] == 0 {
+            if h[0] == 20 {
+                return Early::ChangeCipherSpec;
+            }
+            plain = true;
+        }
+        off += 13 + u16::from_be_bytes([h[11], h[12]]) as usize;
+    }
+    if plain {
+        Early::Plain
+    } else {
+        Early::Encrypted
+    }
 }
 
 fn classify(e: &openssl::ssl::Error) -> DtlsFailure {

@@ -81,6 +81,8 @@ pub struct LocalLeg {
     pub rtp: SocketAddr,
     pub rtcp: SocketAddr,
     pub fingerprint: Fingerprint,
+    /// Our ICE credentials on an ICE leg (for a=ice-ufrag/a=ice-pwd).
+    pub ice: Option<crate::ice::IceCredentials>,
 }
 
 #[derive(Debug, Clone)]
@@ -191,6 +193,8 @@ impl Engine {
     pub fn create_pipeline(&self, a: LegSpec, b: LegSpec, hashes: [HashAlg; 2]) -> Result<CreatedPipeline, EngineError> {
         let ctx = self.dtls.read().unwrap().clone();
         let now = Instant::now();
+        let ice = [a.ice.as_ref().map(|p| p.local.clone()), b.ice.as_ref().map(|p| p.local.clone())];
+        let [ice_a, ice_b] = ice;
         let music = self.music.read().unwrap().clone();
         let pipeline = Pipeline::new(a, b, &ctx, self.config.media_timeout, music, now).map_err(EngineError::InvalidSpec)?;
         let ((pa, sa), (pb, sb)) = {
@@ -212,11 +216,13 @@ impl Engine {
                 rtp: SocketAddr::new(ip, pa),
                 rtcp: SocketAddr::new(ip, pa + 1),
                 fingerprint: ctx.identity().fingerprint(hashes[0]).clone(),
+                ice: ice_a,
             },
             LocalLeg {
                 rtp: SocketAddr::new(ip, pb),
                 rtcp: SocketAddr::new(ip, pb + 1),
                 fingerprint: ctx.identity().fingerprint(hashes[1]).clone(),
+                ice: ice_b,
             },
         ];
         self.pipelines.lock().unwrap().insert(id, Entry { worker, ports: [pa, pb], ctx: ctx.clone() });

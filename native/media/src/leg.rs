@@ -1,11 +1,13 @@
 //! One call leg: its security (plain RTP, DTLS-SRTP or SDES-SRTP), remote
-//! addresses with symmetric latching, direction, SRTP contexts and counters.
+//! addresses with symmetric latching (or, on ICE legs, the ICE-lite agent's
+//! nominated pair instead), direction, SRTP contexts and counters.
 //! Sans-IO: the pipeline hands it datagrams and asks it what to send.
 use std::net::SocketAddr;
 use std::time::Instant;
 
 use crate::dtls::{DtlsContext, DtlsEndpoint, DtlsEvent, DtlsFailure, DtlsRole, DtlsState, SrtpKeys};
 use crate::fingerprint::Fingerprint;
+use crate::ice::{IceAgent, IceParams, IceReject};
 use crate::music::{MusicSource, MusicState};
 use crate::packet::{self, PacketKind};
 use crate::srtp::{SrtpContext, SrtpDirection, SrtpError, SrtpProfile};
@@ -101,6 +103,8 @@ pub struct LegSpec {
     pub remote_rtcp: Option<SocketAddr>,
     pub rtcp_mux: bool,
     pub direction: Direction,
+    /// ICE-lite on this leg: media goes only to the nominated pair.
+    pub ice: Option<IceParams>,
 }
 
 /// A change from a re-offer or an answer. `None` keeps the current value.
@@ -113,14 +117,24 @@ pub struct LegUpdate {
     pub security: Option<LegSecurity>,
     /// Music on hold toward this leg: Some(Some(pt)) plays (0 PCMU, 8 PCMA), Some(None) stops.
     pub music: Option<Option<u8>>,
+    /// New ICE parameters (new credentials = ICE restart); starts ICE on a leg without it.
+    pub ice: Option<IceParams>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LegEvent {
-    DtlsConnected { profile: SrtpProfile, peer_fingerprint: Fingerprint },
+    DtlsConnected { profile: SrtpProfile, peer_fingerprint: Fingerprint, handshake: std::time::Duration },
     DtlsFailed(DtlsFailure),
     DtlsClosed,
     MediaLatched(SocketAddr),
+}
+
+/// A STUN datagram's result on an ICE leg.
+pub struct StunReply {
+    /// Response to send back to the source, on the component it came in on.
+    pub response: Option<Vec<u8>>,
+    /// The controlling agent nominated a new pair: media and DTLS go there now.
+    pub selected: Option<SocketAddr>,
 }
 
 pub const DEFAULT_MAX_SSRCS: usize = 16;
@@ -145,6 +159,9 @@ pub struct Leg {
     /// When relayed RTP last went out to this leg (music yields to real media).
     pub last_rtp_out: Option<Instant>,
     pub music: Option<MusicState>,
+    ice: Option<IceAgent>,
+    /// First DTLS datagram in or out of the handshake in progress (for its duration).
+    handshake_started: Option<Instant>,
 }
 
 impl Leg {
@@ -168,6 +185,8 @@ impl Leg {
             timeout_reported: false,
             last_rtp_out: None,
             music: None,
+            ice: spec.ice.map(IceAgent::new),
+            handshake_started: None,
         };
         leg.apply_security(spec.security, dtls_ctx, now)?;
         Ok(leg)
@@ -186,7 +205,13 @@ impl Leg {
         self.profile
     }
     pub fn latched(&self) -> Option<SocketAddr> {
-        self.latched_rtp
+        match &self.ice {
+            Some(ice) => ice.selected(Component::Rtp),
+            None => self.latched_rtp,
+        }
+    }
+    pub fn ice(&self) -> Option<&IceAgent> {
+        self.ice.as_ref()
     }
     pub fn dtls_state(&self) -> Option<DtlsState> {
         self.dtls.as_ref().map(|d| d.state())
@@ -197,8 +222,12 @@ impl Leg {
     pub fn dtls_ref_timeout(&self, now: Instant) -> Option<Instant> {
         self.dtls.as_ref().and_then(|d| d.next_timeout(now))
     }
+    /// Where DTLS goes: on ICE legs only the nominated pair with consent.
     pub fn dtls_peer(&self) -> Option<SocketAddr> {
-        self.dtls_peer.or(self.latched_rtp).or(self.remote_rtp)
+        match &self.ice {
+            Some(ice) => ice.destination(Component::Rtp),
+            None => self.dtls_peer.or(self.latched_rtp).or(self.remote_rtp),
+        }
     }
 
     pub fn update(
@@ -238,6 +267,14 @@ impl Leg {
         }
         if let Some(d) = u.direction {
             self.direction = d;
+        }
+        if let Some(p) = u.ice {
+            match self.ice.as_mut() {
+                Some(agent) => {
+                    agent.update(p);
+                }
+                None => self.ice = Some(IceAgent::new(p)),
+            }
         }
         if let Some(sec) = u.security {
             let handshakes = self.stats.handshakes;
@@ -321,6 +358,21 @@ impl Leg {
             self.stats.drop(DropReason::UnexpectedDtls);
             return false;
         };
+        if let Some(ice) = &self.ice {
+            // ICE: DTLS only from an address that passed a connectivity
+            // check; replies go to the nominated pair (dtls_peer()).
+            if !ice.is_validated(Component::Rtp, src) {
+                self.stats.drop(DropReason::WrongSource);
+                return false;
+            }
+            if self.dtls_peer.is_none() {
+                dtls.set_peer_address(&src);
+                self.dtls_peer = Some(src);
+            }
+            self.stats.dtls_in += 1;
+            dtls.handle_datagram(data, now);
+            return true;
+        }
         // One peer per association: a handshake from elsewhere is ignored,
         // which also keeps spoofed ClientHellos from reflecting our flights.
         match self.dtls_peer {
@@ -342,15 +394,57 @@ impl Leg {
         }
         self.stats.dtls_in += 1;
         dtls.handle_datagram(data, now);
+        self.note_handshake_activity(now);
         true
     }
 
+    /// A STUN datagram: answered by the ICE agent, or dropped and counted on
+    /// legs without ICE (some clients send binding requests regardless).
+    pub fn on_stun(&mut self, comp: Component, src: SocketAddr, data: &[u8], now: Instant) -> StunReply {
+        let Some(ice) = self.ice.as_mut() else {
+            self.stats.drop(DropReason::Stun);
+            return StunReply { response: None, selected: None };
+        };
+        let reply = ice.handle(comp, src, data, now);
+        let selected = match reply.outcome {
+            Ok(check) if check.new_selection && comp == Component::Rtp => Some(src),
+            Ok(_) => None,
+            Err(IceReject::Fingerprint) => {
+                self.stats.drop(DropReason::StunFingerprint);
+                None
+            }
+            Err(IceReject::Auth) => {
+                self.stats.drop(DropReason::StunAuth);
+                None
+            }
+            Err(IceReject::Malformed | IceReject::Indication) => {
+                self.stats.drop(DropReason::Stun);
+                None
+            }
+        };
+        StunReply { response: reply.response, selected }
+    }
+
+    /// Withdraws consent on ICE pairs silent for 30 s (RFC 7675); true when lost now.
+    pub fn check_consent(&mut self, now: Instant) -> bool {
+        self.ice.as_mut().is_some_and(|i| i.check_consent(now))
+    }
+
+    /// Marks the start of a handshake at its first datagram in or out (a
+    /// connected association's later records do not start a new one).
+    pub fn note_handshake_activity(&mut self, now: Instant) {
+        if self.handshake_started.is_none() && !matches!(self.dtls_state(), Some(DtlsState::Connected) | None) {
+            self.handshake_started = Some(now);
+        }
+    }
+
     /// Applies the DTLS events of this leg: installs keys on Connected.
-    pub fn poll_dtls_event(&mut self) -> Option<LegEvent> {
+    pub fn poll_dtls_event(&mut self, now: Instant) -> Option<LegEvent> {
         let ev = self.dtls.as_mut()?.poll_event()?;
+        let handshake = self.handshake_started.take().map_or(std::time::Duration::ZERO, |t| now.saturating_duration_since(t));
         Some(match ev {
             DtlsEvent::Connected { keys, peer_fingerprint } => match self.install_keys(&keys) {
-                Ok(()) => LegEvent::DtlsConnected { profile: keys.profile, peer_fingerprint },
+                Ok(()) => LegEvent::DtlsConnected { profile: keys.profile, peer_fingerprint, handshake },
                 Err(e) => LegEvent::DtlsFailed(DtlsFailure::Protocol(e)),
             },
             DtlsEvent::Failed(f) => {
@@ -388,7 +482,13 @@ impl Leg {
             Component::Rtp => self.latched_rtp,
             Component::Rtcp => self.latched_rtcp,
         };
-        if latched.is_some_and(|l| l != src) {
+        let ice = self.ice.is_some();
+        if let Some(agent) = &self.ice {
+            // ICE replaces latching: only checked addresses may send media.
+            if !agent.is_validated(comp, src) {
+                return Err(DropReason::WrongSource);
+            }
+        } else if latched.is_some_and(|l| l != src) {
             return Err(DropReason::WrongSource);
         }
         let secure = self.is_secure();
@@ -415,7 +515,7 @@ impl Leg {
         // Latch on the first packet that passed authentication (or, on a
         // plain leg, the first well-formed one).
         let mut event = None;
-        if latched.is_none() {
+        if latched.is_none() && !ice {
             match comp {
                 Component::Rtp => {
                     self.latched_rtp = Some(src);
@@ -435,7 +535,15 @@ impl Leg {
         len: usize,
     ) -> Result<(usize, Component, SocketAddr), DropReason> {
         let rtcp_on_own_port = kind == PacketKind::Rtcp && !self.rtcp_mux;
-        let (comp, dst) = if rtcp_on_own_port {
+        let (comp, dst) = if let Some(ice) = &self.ice {
+            let comp = if rtcp_on_own_port { Component::Rtcp } else { Component::Rtp };
+            match ice.destination(comp) {
+                Some(dst) => (comp, Some(dst)),
+                // Nominated once, consent gone (RFC 7675): stop sending.
+                None if ice.selected(comp).is_some() => return Err(DropReason::NoConsent),
+                None => return Err(DropReason::NoDestination),
+            }
+        } else if rtcp_on_own_port {
             let dst = self
                 .latched_rtcp
                 .or(self.remote_rtcp)

@@ -8,6 +8,7 @@
 pub mod dtls;
 pub mod engine;
 pub mod fingerprint;
+pub mod ice;
 pub mod identity;
 pub mod leg;
 pub mod music;
@@ -16,6 +17,7 @@ pub mod pipeline;
 pub mod ports;
 pub mod srtp;
 pub mod stats;
+pub mod stun;
 pub mod sys;
 pub mod versions;
 pub mod worker;

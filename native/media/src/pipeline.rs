@@ -15,11 +15,17 @@ use crate::stats::DropReason;
 /// Something the control plane should hear about (batched by the worker).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MediaEvent {
-    DtlsConnected { side: Side, profile: SrtpProfile, peer_fingerprint: Fingerprint },
+    /// `handshake`: from the first DTLS datagram in or out to the verified peer.
+    DtlsConnected { side: Side, profile: SrtpProfile, peer_fingerprint: Fingerprint, handshake: std::time::Duration },
     DtlsFailed { side: Side, reason: DtlsFailure },
     DtlsClosed { side: Side },
+    /// First media on a plain leg, or (ICE legs) the nominated pair's address.
     MediaLatched { side: Side, addr: SocketAddr },
     MediaTimeout { side: Side },
+    /// ICE consent expired (no valid check for 30 s): sending has stopped.
+    IceConsentExpired { side: Side },
+    /// The worker caught a panic in this pipeline and stopped it (worker.rs).
+    PipelineFailed { reason: String },
 }
 
 /// Where the pipeline's output goes: the worker's send batch and event queue.
@@ -120,7 +126,19 @@ impl Pipeline {
         leg.stats.packets_in += 1;
         leg.stats.bytes_in += len as u64;
         match kind {
-            PacketKind::Stun => leg.stats.drop(DropReason::Stun),
+            PacketKind::Stun => {
+                let reply = leg.on_stun(comp, src, &buf[..len], now);
+                if let Some(resp) = reply.response {
+                    if !io.send(side, comp, src, &resp) {
+                        leg.stats.drop(DropReason::SendError);
+                    }
+                }
+                if let Some(addr) = reply.selected {
+                    io.event(MediaEvent::MediaLatched { side, addr });
+                    // DTLS flights waiting for a destination go out now.
+                    self.flush_dtls(side, now, io);
+                }
+            }
             PacketKind::Unknown => leg.stats.drop(DropReason::Malformed),
             PacketKind::Dtls => {
                 if leg.on_dtls(src, &buf[..len], now) {
@@ -183,20 +201,21 @@ impl Pipeline {
     }
 
     /// Sends queued DTLS datagrams of a leg and reports its DTLS events.
-    fn flush_dtls(&mut self, side: Side, _now: Instant, io: &mut dyn Io) {
+    fn flush_dtls(&mut self, side: Side, now: Instant, io: &mut dyn Io) {
         let leg = &mut self.legs[side.index()];
         let Some(dst) = leg.dtls_peer() else { return };
         while let Some(d) = leg.dtls().and_then(|d| d.poll_datagram()) {
+            leg.note_handshake_activity(now);
             if io.send(side, Component::Rtp, dst, &d) {
                 leg.stats.dtls_out += 1;
             } else {
                 leg.stats.drop(DropReason::SendError);
             }
         }
-        while let Some(ev) = leg.poll_dtls_event() {
+        while let Some(ev) = leg.poll_dtls_event(now) {
             io.event(match ev {
-                LegEvent::DtlsConnected { profile, peer_fingerprint } => {
-                    MediaEvent::DtlsConnected { side, profile, peer_fingerprint }
+                LegEvent::DtlsConnected { profile, peer_fingerprint, handshake } => {
+                    MediaEvent::DtlsConnected { side, profile, peer_fingerprint, handshake }
                 }
                 LegEvent::DtlsFailed(reason) => MediaEvent::DtlsFailed { side, reason },
                 LegEvent::DtlsClosed => MediaEvent::DtlsClosed { side },
@@ -223,7 +242,13 @@ impl Pipeline {
 
     /// Reports legs that should be receiving media but have been silent for
     /// the media timeout (once per silence). A leg on hold is not expected to send.
+    /// Also withdraws ICE consent on legs without a valid check for 30 s.
     pub fn check_media_timeout(&mut self, started: Instant, now: Instant, io: &mut dyn Io) {
+        for side in [Side::A, Side::B] {
+            if self.legs[side.index()].check_consent(now) {
+                io.event(MediaEvent::IceConsentExpired { side });
+            }
+        }
         if self.media_timeout.is_zero() {
             return;
         }

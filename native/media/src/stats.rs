@@ -29,9 +29,15 @@ pub enum DropReason {
     Oversized,
     /// The operating system refused the send.
     SendError,
+    /// ICE check without USERNAME/MESSAGE-INTEGRITY, or with a wrong one (400/401 sent).
+    StunAuth,
+    /// ICE check with a missing or wrong FINGERPRINT (dropped silently).
+    StunFingerprint,
+    /// ICE consent expired (RFC 7675): nothing is sent to the peer.
+    NoConsent,
 }
 
-pub const DROP_REASONS: [DropReason; 12] = [
+pub const DROP_REASONS: [DropReason; 15] = [
     DropReason::Malformed,
     DropReason::Stun,
     DropReason::UnexpectedDtls,
@@ -44,6 +50,9 @@ pub const DROP_REASONS: [DropReason; 12] = [
     DropReason::NoDestination,
     DropReason::Oversized,
     DropReason::SendError,
+    DropReason::StunAuth,
+    DropReason::StunFingerprint,
+    DropReason::NoConsent,
 ];
 
 impl DropReason {
@@ -61,6 +70,9 @@ impl DropReason {
             DropReason::NoDestination => "no_destination",
             DropReason::Oversized => "oversized",
             DropReason::SendError => "send_error",
+            DropReason::StunAuth => "stun_auth",
+            DropReason::StunFingerprint => "stun_fingerprint",
+            DropReason::NoConsent => "no_consent",
         }
     }
 }

@@ -2,7 +2,14 @@
 //! epoll, receives with recvmmsg, relays, sends with sendmmsg, and runs timers.
 //! A call lives on one worker for its whole life, so nothing here is shared
 //! and no lock is taken per packet.
+//!
+//! Every call into a pipeline runs under `catch_unwind`: a bug that panics
+//! on one call's packet fails that pipeline only (its sockets leave epoll, an
+//! event tells the control plane, which releases the call), never the worker
+//! and the other calls on it.
 use std::net::{SocketAddr, UdpSocket};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -60,9 +67,19 @@ const SEND_BATCH: usize = 64;
 const TICK: Duration = Duration::from_millis(50);
 const MEDIA_CHECK: Duration = Duration::from_secs(1);
 
+/// Pipelines failed by a panic since the process started.
+static PIPELINE_PANICS: AtomicU64 = AtomicU64::new(0);
+
+pub fn pipeline_panics() -> u64 {
+    PIPELINE_PANICS.load(Ordering::Relaxed)
+}
+
 struct Slot {
     id: u64,
     generation: u32,
+    /// A panic stopped this pipeline: it gets no more packets or timers and
+    /// waits for Close (which frees its sockets).
+    failed: bool,
     pipeline: Pipeline,
     sockets: [LegSockets; 2],
     fds: [[RawFd; 2]; 2],
@@ -135,6 +152,21 @@ impl Io for Output {
     fn event(&mut self, event: MediaEvent) {
         self.events.push(EngineEvent { pipeline: self.pipeline, event });
     }
+}
+
+/// Runs `f` on a live (not failed) slot with the output pointed at it.
+/// Err carries the message of a panic inside.
+fn run_guarded<R>(slot: Option<&mut Slot>, out: &mut Output, f: impl FnOnce(&mut Slot, &mut Output) -> R) -> Result<Option<R>, String> {
+    let Some(slot) = slot.filter(|s| !s.failed) else { return Ok(None) };
+    out.fds = slot.fds;
+    out.pipeline = slot.id;
+    catch_unwind(AssertUnwindSafe(|| f(slot, out))).map(Some).map_err(|payload| {
+        payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "panic".into())
+    })
 }
 
 fn token(slot: usize, generation: u32, side: Side, comp: Component) -> u64 {
@@ -213,42 +245,69 @@ impl Worker {
 
     fn on_readable(&mut self, t: u64, now: Instant) {
         let (idx, generation, side, comp) = untoken(t);
-        let Some(Some(slot)) = self.slots.get_mut(idx) else { return };
-        if slot.generation & 0x3fff_ffff != generation {
+        let Some(Some(slot)) = self.slots.get(idx) else { return };
+        if slot.generation & 0x3fff_ffff != generation || slot.failed {
             return;
         }
-        let fd = slot.fds[side.index()][comp as usize];
-        let n = self.recv.recv(fd);
-        self.out.fds = slot.fds;
-        self.out.pipeline = slot.id;
-        for i in 0..n {
-            let (len, src, truncated) = self.recv.entry(i);
-            let Some(src) = src else { continue };
-            if truncated {
-                let leg = slot.pipeline.leg_mut(side);
-                leg.stats.packets_in += 1;
-                leg.stats.drop(DropReason::Oversized);
-                continue;
+        let r = run_guarded(self.slots[idx].as_mut(), &mut self.out, |slot, out| {
+            let recv = &mut self.recv;
+            let fd = slot.fds[side.index()][comp as usize];
+            let n = recv.recv(fd);
+            for i in 0..n {
+                let (len, src, truncated) = recv.entry(i);
+                let Some(src) = src else { continue };
+                if truncated {
+                    let leg = slot.pipeline.leg_mut(side);
+                    leg.stats.packets_in += 1;
+                    leg.stats.drop(DropReason::Oversized);
+                    continue;
+                }
+                let buf = &mut recv.bufs[i][..];
+                #[cfg(test)]
+                tests::maybe_panic(&buf[..len]);
+                slot.pipeline.on_datagram(side, comp, src, buf, len, now, out);
             }
-            let buf = &mut self.recv.bufs[i][..];
-            slot.pipeline.on_datagram(side, comp, src, buf, len, now, &mut self.out);
+        });
+        if let Err(msg) = r {
+            self.fail(idx, &msg);
         }
     }
 
+    /// `run_guarded` on slot `idx`; a panic fails that pipeline (None).
+    fn guard<R>(&mut self, idx: usize, f: impl FnOnce(&mut Slot, &mut Output) -> R) -> Option<R> {
+        match run_guarded(self.slots.get_mut(idx).and_then(|s| s.as_mut()), &mut self.out, f) {
+            Ok(r) => r,
+            Err(msg) => {
+                self.fail(idx, &msg);
+                None
+            }
+        }
+    }
+
+    /// Takes a panicked pipeline out of service and tells the control plane.
+    fn fail(&mut self, idx: usize, msg: &str) {
+        let Some(slot) = self.slots[idx].as_mut() else { return };
+        slot.failed = true;
+        PIPELINE_PANICS.fetch_add(1, Ordering::Relaxed);
+        log::error!("media worker: pipeline {} panicked ({msg}); its media stopped, other calls unaffected", slot.id);
+        for fd in slot.fds.iter().flatten() {
+            self.epoll.remove(*fd);
+        }
+        let id = slot.id;
+        self.music_slots.remove(&idx);
+        self.out.events.push(EngineEvent { pipeline: id, event: MediaEvent::PipelineFailed { reason: format!("internal error: {msg}") } });
+    }
+
     fn on_tick(&mut self, now: Instant, check_media: bool) {
-        for slot in self.slots.iter_mut().flatten() {
-            let due = slot.pipeline.next_timeout(now).is_some_and(|t| t <= now);
-            if !due && !check_media {
-                continue;
-            }
-            self.out.fds = slot.fds;
-            self.out.pipeline = slot.id;
-            if due {
-                slot.pipeline.on_timeout(now, &mut self.out);
-            }
-            if check_media {
-                slot.pipeline.check_media_timeout(slot.created, now, &mut self.out);
-            }
+        for idx in 0..self.slots.len() {
+            self.guard(idx, |slot, out| {
+                if slot.pipeline.next_timeout(now).is_some_and(|t| t <= now) {
+                    slot.pipeline.on_timeout(now, out);
+                }
+                if check_media {
+                    slot.pipeline.check_media_timeout(slot.created, now, out);
+                }
+            });
         }
     }
 
@@ -260,10 +319,9 @@ impl Worker {
                 Command::Update { id, side, update, reply } => {
                     let r = match self.find(id) {
                         Some(i) => {
-                            let slot = self.slots[i].as_mut().expect("found slot");
-                            self.out.fds = slot.fds;
-                            self.out.pipeline = id;
-                            let r = slot.pipeline.update(side, update, &slot.ctx, now, &mut self.out);
+                            let r = self
+                                .guard(i, |slot, out| slot.pipeline.update(side, update, &slot.ctx, now, out))
+                                .unwrap_or_else(|| Err(format!("pipeline {id} failed")));
                             self.track_music(i);
                             r
                         }
@@ -294,7 +352,7 @@ impl Worker {
 
     /// Keeps the set of slots playing music and the next due time current.
     fn track_music(&mut self, idx: usize) {
-        match self.slots.get(idx).and_then(|s| s.as_ref()).and_then(|s| s.pipeline.music_due()) {
+        match self.slots.get(idx).and_then(|s| s.as_ref()).filter(|s| !s.failed).and_then(|s| s.pipeline.music_due()) {
             Some(_) => {
                 self.music_slots.insert(idx);
             }
@@ -312,11 +370,7 @@ impl Worker {
     fn on_music(&mut self, now: Instant) {
         let playing: Vec<usize> = self.music_slots.iter().copied().collect();
         for idx in playing {
-            if let Some(slot) = self.slots[idx].as_mut() {
-                self.out.fds = slot.fds;
-                self.out.pipeline = slot.id;
-                slot.pipeline.on_music(now, &mut self.out);
-            }
+            self.guard(idx, |slot, out| slot.pipeline.on_music(now, out));
         }
         self.next_music = self
             .music_slots
@@ -346,25 +400,22 @@ impl Worker {
                 let _ = self.epoll.add(fds[side.index()][comp as usize], token(idx, generation, side, comp));
             }
         }
-        let mut slot = Slot { id, generation, pipeline, sockets, fds, ctx, created: now };
-        self.out.fds = fds;
-        self.out.pipeline = id;
-        slot.pipeline.start(now, &mut self.out);
-        self.slots[idx] = Some(slot);
+        self.slots[idx] = Some(Slot { id, generation, failed: false, pipeline, sockets, fds, ctx, created: now });
         self.index.insert(id, idx);
+        self.guard(idx, |slot, out| slot.pipeline.start(now, out));
     }
 
     fn remove(&mut self, idx: usize, now: Instant) -> PipelineStats {
-        let mut slot = self.slots[idx].take().expect("live slot");
+        // Send close_notify before the sockets go away.
+        self.guard(idx, |slot, out| slot.pipeline.close(now, out));
+        self.out.batch.flush();
+        let slot = self.slots[idx].take().expect("live slot");
         self.index.remove(&slot.id);
         self.music_slots.remove(&idx);
-        self.out.fds = slot.fds;
-        self.out.pipeline = slot.id;
-        slot.pipeline.close(now, &mut self.out);
-        // Send close_notify before the sockets go away.
-        self.out.batch.flush();
-        for fd in slot.fds.iter().flatten() {
-            self.epoll.remove(*fd);
+        if !slot.failed {
+            for fd in slot.fds.iter().flatten() {
+                self.epoll.remove(*fd);
+            }
         }
         self.free.push(idx);
         let stats = snapshot(&slot.pipeline);
@@ -403,3 +454,6 @@ fn _assert_send() {
     is_send::<Command>();
     let _ = sys::BUF_SIZE;
 }
+
+#[cfg(test)]
+mod tests;

@@ -6,6 +6,7 @@ use base64::Engine as _;
 use esbc_media::dtls::DtlsRole;
 use esbc_media::engine::{CertSource, CreatedPipeline, EngineConfig, LocalLeg};
 use esbc_media::fingerprint::{Fingerprint, HashAlg};
+use esbc_media::ice::{IceCredentials, IceParams};
 use esbc_media::leg::{Direction, LegSecurity, LegSpec, LegUpdate, SdesKey, Side};
 use esbc_media::pipeline::MediaEvent;
 use esbc_media::srtp::SrtpProfile;
@@ -150,8 +151,36 @@ fn addr(ip: &Option<String>, port: Option<u32>) -> Result<Option<SocketAddr>, St
     }
 }
 
+fn ice(i: Option<IceSpecJs>) -> Result<Option<IceParams>, String> {
+    let Some(i) = i else { return Ok(None) };
+    if i.lite == Some(false) {
+        return Err("only ICE-lite is supported (ice.lite must be true)".into());
+    }
+    let local = match (i.local_ufrag, i.local_pwd) {
+        (Some(ufrag), Some(pwd)) => IceCredentials { ufrag, pwd },
+        (None, None) => IceCredentials::generate(),
+        _ => return Err("ice.localUfrag and ice.localPwd must be given together".into()),
+    };
+    local.validate()?;
+    let remote = match (i.remote_ufrag, i.remote_pwd) {
+        (Some(ufrag), Some(pwd)) => {
+            let r = IceCredentials { ufrag, pwd };
+            r.validate().map_err(|e| format!("remote {e}"))?;
+            Some(r)
+        }
+        (None, None) => None,
+        _ => return Err("ice.remoteUfrag and ice.remotePwd must be given together".into()),
+    };
+    Ok(Some(IceParams { local, remote }))
+}
+
+pub fn ice_credentials(c: &IceCredentials) -> IceCredentialsJs {
+    IceCredentialsJs { ufrag: c.ufrag.clone(), pwd: c.pwd.clone() }
+}
+
 pub fn leg_spec(s: LegSpecJs) -> Result<LegSpec, String> {
     Ok(LegSpec {
+        ice: ice(s.ice)?,
         security: security(&s.kind, s.role.as_deref(), &s.remote_fingerprints, &s.local_key, &s.remote_key)?,
         remote_rtp: addr(&s.remote_address, s.remote_port)?,
         remote_rtcp: addr(&s.remote_address, s.remote_rtcp_port)?,
@@ -181,7 +210,15 @@ pub fn leg_update(u: LegUpdateJs) -> Result<LegUpdate, String> {
         Some("pcma") => Some(Some(8)),
         Some(other) => return Err(format!("music must be pcmu, pcma or off, not '{other}'")),
     };
-    Ok(LegUpdate { remote_rtp, remote_rtcp, rtcp_mux: u.rtcp_mux, direction: direction(u.direction.as_deref())?, security, music })
+    Ok(LegUpdate {
+        remote_rtp,
+        remote_rtcp,
+        rtcp_mux: u.rtcp_mux,
+        direction: direction(u.direction.as_deref())?,
+        security,
+        music,
+        ice: ice(u.ice)?,
+    })
 }
 
 pub fn fingerprint(f: &Fingerprint) -> FingerprintJs {
@@ -194,6 +231,7 @@ fn local(l: &LocalLeg) -> LocalLegJs {
         rtp_port: l.rtp.port() as u32,
         rtcp_port: l.rtcp.port() as u32,
         fingerprint: fingerprint(&l.fingerprint),
+        ice: l.ice.as_ref().map(ice_credentials),
     }
 }
 
@@ -243,10 +281,12 @@ pub fn event(e: EngineEvent) -> MediaEventJs {
         peer_fingerprint: None,
         reason: None,
         address: None,
+        handshake_ms: None,
     };
     match e.event {
-        MediaEvent::DtlsConnected { side, profile, peer_fingerprint } => {
+        MediaEvent::DtlsConnected { side, profile, peer_fingerprint, handshake } => {
             out.r#type = "dtls-connected".into();
+            out.handshake_ms = Some(handshake.as_secs_f64() * 1000.0);
             out.side = side_name(side);
             out.profile = Some(profile.openssl_name().into());
             out.peer_fingerprint = Some(fingerprint(&peer_fingerprint));
@@ -268,6 +308,15 @@ pub fn event(e: EngineEvent) -> MediaEventJs {
         MediaEvent::MediaTimeout { side } => {
             out.r#type = "media-timeout".into();
             out.side = side_name(side);
+        }
+        MediaEvent::IceConsentExpired { side } => {
+            out.r#type = "ice-consent-expired".into();
+            out.side = side_name(side);
+        }
+        // Both legs: the whole pipeline stopped (side stays empty).
+        MediaEvent::PipelineFailed { reason } => {
+            out.r#type = "pipeline-failed".into();
+            out.reason = Some(reason);
         }
     }
     out

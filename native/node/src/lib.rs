@@ -102,10 +102,12 @@ impl NativeMediaEngine {
     }
 
     #[napi]
-    pub fn update_leg(&self, id: i64, side: String, update: LegUpdateJs) -> napi::Result<()> {
+    pub fn update_leg(&self, id: i64, side: String, update: LegUpdateJs) -> napi::Result<LegUpdateResultJs> {
         let side = convert::side(&side).map_err(bad)?;
         let u = convert::leg_update(update).map_err(bad)?;
-        self.engine.update(id as u64, side, u).map_err(js_err)
+        let ice = u.ice.as_ref().map(|p| convert::ice_credentials(&p.local));
+        self.engine.update(id as u64, side, u).map_err(js_err)?;
+        Ok(LegUpdateResultJs { ice })
     }
 
     /// Our fingerprint for a live pipeline, in the given hash.

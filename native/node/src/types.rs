@@ -63,6 +63,26 @@ pub struct SdesKeyJs {
 }
 
 #[napi(object)]
+#[derive(Clone)]
+pub struct IceCredentialsJs {
+    pub ufrag: String,
+    pub pwd: String,
+}
+
+/// ICE on a leg. The engine is always an ICE-lite agent (controlled).
+#[napi(object)]
+pub struct IceSpecJs {
+    /// Our credentials; generated (8/24 random ice-chars) when absent.
+    pub local_ufrag: Option<String>,
+    pub local_pwd: Option<String>,
+    /// The peer's a=ice-ufrag / a=ice-pwd (absent until its SDP is known).
+    pub remote_ufrag: Option<String>,
+    pub remote_pwd: Option<String>,
+    /// Must be true (or absent): only ICE-lite is implemented.
+    pub lite: Option<bool>,
+}
+
+#[napi(object)]
 pub struct LegSpecJs {
     /// 'rtp' | 'dtls-srtp' | 'sdes-srtp'
     pub kind: String,
@@ -80,6 +100,8 @@ pub struct LegSpecJs {
     pub direction: Option<String>,
     /// Hash of the local fingerprint to return. Default sha-256.
     pub fingerprint_hash: Option<String>,
+    /// ICE-lite: media and DTLS go only to the pair the peer nominates.
+    pub ice: Option<IceSpecJs>,
 }
 
 #[napi(object)]
@@ -98,6 +120,15 @@ pub struct LegUpdateJs {
     pub remote_key: Option<SdesKeyJs>,
     /// Music on hold toward this leg: 'pcmu' or 'pcma' plays, 'off' stops.
     pub music: Option<String>,
+    /// New ICE parameters; new credentials are an ICE restart (the DTLS
+    /// association is kept when role and fingerprints are unchanged).
+    pub ice: Option<IceSpecJs>,
+}
+
+#[napi(object)]
+pub struct LegUpdateResultJs {
+    /// Our ICE credentials after the update (when it carried `ice`).
+    pub ice: Option<IceCredentialsJs>,
 }
 
 #[napi(object)]
@@ -106,6 +137,8 @@ pub struct LocalLegJs {
     pub rtp_port: u32,
     pub rtcp_port: u32,
     pub fingerprint: FingerprintJs,
+    /// Our ICE credentials on an ICE leg.
+    pub ice: Option<IceCredentialsJs>,
 }
 
 #[napi(object)]
@@ -146,15 +179,17 @@ pub struct PipelineStatsJs {
 #[napi(object)]
 pub struct MediaEventJs {
     pub pipeline: i64,
-    /// 'dtls-connected' | 'dtls-failed' | 'dtls-closed' | 'media-latched' | 'media-timeout'
+    /// 'dtls-connected' | 'dtls-failed' | 'dtls-closed' | 'media-latched' | 'media-timeout' | 'ice-consent-expired'
     pub r#type: String,
     pub side: String,
     pub profile: Option<String>,
     pub peer_fingerprint: Option<FingerprintJs>,
     /// dtls-failed: timeout, fingerprint mismatch, no common SRTP profile, alert: ...
     pub reason: Option<String>,
-    /// media-latched: ip:port
+    /// media-latched: ip:port (on ICE legs: the nominated pair's remote address)
     pub address: Option<String>,
+    /// dtls-connected: milliseconds from the first DTLS datagram in or out to the verified peer
+    pub handshake_ms: Option<f64>,
 }
 
 #[napi(object)]

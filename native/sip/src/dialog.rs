@@ -184,12 +184,14 @@ pub fn host_port(a: &std::net::SocketAddr) -> String {
 
 pub fn contact_for(peer: &Peer, user: Option<&str>) -> String {
     let user = user.map(|u| format!("{u}@")).unwrap_or_default();
-    let (scheme, tp) = match peer.proto {
-        Proto::Udp => ("sip", ""),
-        Proto::Tcp => ("sip", ";transport=tcp"),
-        Proto::Tls => ("sip", ";transport=tls"),
+    let tp = match peer.proto {
+        Proto::Udp => "",
+        Proto::Tcp => ";transport=tcp",
+        Proto::Tls => ";transport=tls",
+        Proto::Ws => ";transport=ws",
+        Proto::Wss => ";transport=wss",
     };
-    format!("<{scheme}:{user}{}{tp}>", host_port(&peer.local))
+    format!("<sip:{user}{}{tp}>", host_port(&peer.local))
 }
 
 pub fn new_call_id(peer: &Peer) -> String {

@@ -2,6 +2,8 @@
 
 use esbc_sip::config::Config;
 
+/// Run-time commands on stdin (`log-level`, `stats`) are read by the
+/// runtime (runtime.rs, `spawn_stdin_commands`).
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let json = match (args.get(1).map(String::as_str), args.get(2)) {
@@ -17,7 +19,6 @@ fn main() {
         }
     };
     esbc_sip::logging::set_level(&cfg.log_level);
-    spawn_stdin_commands();
     // Die with the parent (the TypeScript control plane) on Linux.
     #[cfg(target_os = "linux")]
     unsafe {
@@ -34,21 +35,4 @@ fn main() {
         esbc_sip::logging::log(esbc_sip::logging::Level::Error, &e, serde_json::json!({}));
         std::process::exit(1);
     }
-}
-
-/// Run-time commands from the parent on stdin, one per line:
-/// `log-level <error|warn|info|debug|trace>`. Unknown lines are ignored; at
-/// EOF (stdin closed or /dev/null) the thread ends and nothing else changes.
-fn spawn_stdin_commands() {
-    let _ = std::thread::Builder::new().name("esbc-sip-stdin".into()).spawn(|| {
-        use std::io::BufRead;
-        for line in std::io::stdin().lock().lines() {
-            let Ok(line) = line else { break };
-            if let Some(level) = line.trim().strip_prefix("log-level ") {
-                let level = level.trim();
-                esbc_sip::logging::set_level(level);
-                esbc_sip::logging::log(esbc_sip::logging::Level::Info, "log level changed", serde_json::json!({ "level": level }));
-            }
-        }
-    });
 }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 const EVENT_QUEUE: usize = 16384;
 const CONN_QUEUE: usize = 1024;
@@ -23,12 +23,16 @@ const MAX_CONTROL_FRAME: usize = 1 << 20;
 pub enum Event {
     Sip { data: Vec<u8>, peer: Peer },
     Pong { conn: u64 },
-    ConnUp { id: u64, proto: Proto, remote: SocketAddr, local: SocketAddr, tx: mpsc::Sender<Vec<u8>> },
+    /// `admit`: set for accepted (inbound) connections; the core answers
+    /// whether the connection limits let it in.
+    ConnUp { id: u64, proto: Proto, remote: SocketAddr, local: SocketAddr, tx: mpsc::Sender<Vec<u8>>, admit: Option<oneshot::Sender<bool>> },
     ConnFailed { proto: Proto, remote: SocketAddr },
     ConnDown { id: u64 },
     ClientUp { id: u64, tx: mpsc::Sender<Vec<u8>> },
     ClientFrame { id: u64, payload: String },
     ClientDown { id: u64 },
+    /// `stats` on stdin: print one JSON line of counters on stdout.
+    Stats,
     Shutdown,
 }
 
@@ -37,6 +41,8 @@ struct Conn {
     remote: SocketAddr,
     tx: mpsc::Sender<Vec<u8>>,
     last: Instant,
+    /// Accepted from a peer (counted per source), not opened by us.
+    inbound: bool,
 }
 
 pub struct Bound {
@@ -47,7 +53,15 @@ pub struct Bound {
 /// Bind everything, print nothing; returns the runtime future pieces.
 pub async fn run(cfg: Config) -> Result<(), String> {
     let (tx, rx) = mpsc::channel::<Event>(EVENT_QUEUE);
+    spawn_stdin_commands(tx.clone());
     let max = cfg.limits.max_message_bytes;
+    let counters = Arc::new(transport::Counters::default());
+    let slow = transport::StreamLimits {
+        max,
+        partial: Duration::from_secs(cfg.limits.partial_message_secs.max(1)),
+        first: Duration::from_secs(cfg.limits.first_message_secs.max(1)),
+        counters: counters.clone(),
+    };
     let mut listeners = Vec::new();
     let mut udp: HashMap<SocketAddr, Arc<UdpSocket>> = HashMap::new();
     let acceptor = match &cfg.tls {
@@ -62,15 +76,15 @@ pub async fn run(cfg: Config) -> Result<(), String> {
             Proto::Udp => {
                 let s = Arc::new(UdpSocket::bind(addr).await.map_err(|e| format!("bind udp {addr}: {e}"))?);
                 let local = s.local_addr().map_err(|e| e.to_string())?;
-                tokio::spawn(transport::udp_loop(s.clone(), local, tx.clone(), max));
+                tokio::spawn(transport::udp_loop(s.clone(), local, tx.clone(), max, counters.clone()));
                 udp.insert(local, s);
                 listeners.push(Listener { proto: Proto::Udp, addr: local });
             }
-            Proto::Tcp | Proto::Tls => {
+            Proto::Tcp | Proto::Tls | Proto::Ws | Proto::Wss => {
                 let ls = TcpListener::bind(addr).await.map_err(|e| format!("bind {} {addr}: {e}", l.transport.name()))?;
                 let local = ls.local_addr().map_err(|e| e.to_string())?;
-                let acc = if l.transport == Proto::Tls { acceptor.clone() } else { None };
-                tokio::spawn(accept_loop(ls, l.transport, local, acc, tx.clone(), next_id.clone(), max));
+                let acc = if l.transport.secure() { acceptor.clone() } else { None };
+                tokio::spawn(accept_loop(ls, l.transport, local, acc, tx.clone(), next_id.clone(), slow.clone()));
                 listeners.push(Listener { proto: l.transport, addr: local });
             }
         }
@@ -109,9 +123,13 @@ pub async fn run(cfg: Config) -> Result<(), String> {
         tx,
         next_id,
         connector,
-        max,
+        slow,
         idle: Duration::from_secs(cfg.limits.idle_connection_secs.max(1)),
         max_conns: cfg.limits.max_connections,
+        max_conns_per_source: cfg.limits.max_connections_per_source,
+        trusted: cfg.limits.trusted_sources.iter().filter_map(|s| crate::limits::Cidr::parse(s)).collect(),
+        per_source: Default::default(),
+        counters,
     };
     core.run(rx).await;
     Ok(())
@@ -132,30 +150,84 @@ async fn accept_loop(
     acc: Option<Arc<openssl::ssl::SslAcceptor>>,
     tx: Tx,
     ids: Arc<std::sync::atomic::AtomicU64>,
-    max: usize,
+    limits: transport::StreamLimits,
 ) {
     loop {
         let Ok((tcp, remote)) = ls.accept().await else { continue };
         let _ = tcp.set_nodelay(true);
         let (tx, acc, id) = (tx.clone(), acc.clone(), ids.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+        let limits = limits.clone();
         tokio::spawn(async move {
             let (otx, orx) = mpsc::channel(CONN_QUEUE);
             let peer = Peer { proto, addr: remote, conn: Some(id), local };
-            if tx.send(Event::ConnUp { id, proto, remote, local, tx: otx }).await.is_err() {
+            let (atx, arx) = oneshot::channel();
+            if tx.send(Event::ConnUp { id, proto, remote, local, tx: otx, admit: Some(atx) }).await.is_err() {
                 return;
             }
+            // Refused by the connection limits: close before any TLS work.
+            if arx.await != Ok(true) {
+                return;
+            }
+            let opened = tokio::time::Instant::now();
             match acc {
                 Some(a) => match tokio::time::timeout(Duration::from_secs(10), transport::tls_accept(&a, tcp)).await {
-                    Ok(Ok(s)) => transport::run_stream(s, id, peer, tx, orx, max).await,
+                    Ok(Ok(s)) => serve(s, opened, id, peer, tx, orx, limits).await,
                     other => {
+                        limits.counters.tls_handshake_failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         crate::jlog!(Warn, "tls handshake failed", "remote": remote.to_string(), "error": format!("{other:?}"));
                         let _ = tx.send(Event::ConnDown { id }).await;
                     }
                 },
-                None => transport::run_stream(tcp, id, peer, tx, orx, max).await,
+                None => serve(tcp, opened, id, peer, tx, orx, limits).await,
             }
         });
     }
+}
+
+/// An admitted inbound connection (TLS already done): SIP framed by
+/// Content-Length, or the WebSocket upgrade then one SIP message per
+/// WebSocket message.
+async fn serve<S>(mut s: S, opened: tokio::time::Instant, id: u64, peer: Peer, tx: Tx, orx: mpsc::Receiver<Vec<u8>>, limits: transport::StreamLimits)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    if !peer.proto.is_ws() {
+        return transport::run_stream(s, id, peer, tx, orx, limits, true).await;
+    }
+    // The upgrade request counts as the start of the first message.
+    match crate::ws::handshake(&mut s, opened + limits.first.min(limits.partial)).await {
+        Ok(rest) => crate::ws::run_ws(s, rest, opened, id, peer, tx, orx, limits).await,
+        Err(e) => {
+            use std::sync::atomic::Ordering::Relaxed;
+            limits.counters.ws_handshake_failed.fetch_add(1, Relaxed);
+            if matches!(e, crate::ws::HandshakeError::Timeout) {
+                limits.counters.slow_first.fetch_add(1, Relaxed);
+            }
+            crate::jlog!(Info, "websocket upgrade refused", "conn": id, "remote": peer.addr.to_string(), "error": format!("{e:?}"));
+            let _ = tx.send(Event::ConnDown { id }).await;
+        }
+    }
+}
+
+/// Run-time commands from the parent on stdin, one per line:
+/// `log-level <error|warn|info|debug|trace>` and `stats` (answered by one
+/// `{"stats":{...}}` line on stdout). Unknown lines are ignored; at EOF
+/// (stdin closed or /dev/null) the thread ends and nothing else changes.
+fn spawn_stdin_commands(tx: Tx) {
+    let _ = std::thread::Builder::new().name("esbc-sip-stdin".into()).spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::stdin().lock().lines() {
+            let Ok(line) = line else { break };
+            let line = line.trim();
+            if let Some(level) = line.strip_prefix("log-level ") {
+                let level = level.trim();
+                crate::logging::set_level(level);
+                crate::jlog!(Info, "log level changed", "level": level);
+            } else if line == "stats" && tx.blocking_send(Event::Stats).is_err() {
+                break;
+            }
+        }
+    });
 }
 
 async fn control_loop(ls: TcpListener, tx: Tx, ids: Arc<std::sync::atomic::AtomicU64>) {
@@ -221,9 +293,13 @@ struct Core {
     tx: Tx,
     next_id: Arc<std::sync::atomic::AtomicU64>,
     connector: Arc<openssl::ssl::SslConnector>,
-    max: usize,
+    slow: transport::StreamLimits,
     idle: Duration,
     max_conns: usize,
+    max_conns_per_source: usize,
+    trusted: Vec<crate::limits::Cidr>,
+    per_source: crate::limits::ConnCounter,
+    counters: Arc<transport::Counters>,
 }
 
 impl Core {
@@ -270,10 +346,22 @@ impl Core {
                     let _ = c.tx.try_send(b"\r\n".to_vec());
                 }
             }
-            Event::ConnUp { id, proto, remote, local: _, tx } => {
-                if self.conns.len() >= self.max_conns {
-                    crate::jlog!(Warn, "connection limit reached, refusing", "remote": remote.to_string());
+            Event::ConnUp { id, proto, remote, local: _, tx, admit } => {
+                let inbound = admit.is_some();
+                if let Some(reason) = self.refuse_conn(now, inbound, remote) {
+                    if let Some(suppressed) = self.engine.log_gate_pub(now, reason) {
+                        crate::jlog!(Warn, "connection refused", "limit": reason, "remote": remote.to_string(), "suppressed": suppressed);
+                    }
+                    if let Some(a) = admit {
+                        let _ = a.send(false);
+                    }
                     return; // dropping tx closes it
+                }
+                if let Some(a) = admit {
+                    if a.send(true).is_err() {
+                        return;
+                    }
+                    self.per_source.add(remote.ip());
                 }
                 if let Some(q) = self.pending.remove(&(proto, remote)) {
                     for m in q {
@@ -281,12 +369,13 @@ impl Core {
                     }
                 }
                 self.by_addr.entry((proto, remote)).or_insert(id);
-                self.conns.insert(id, Conn { proto, remote, tx, last: now });
+                self.conns.insert(id, Conn { proto, remote, tx, last: now, inbound });
             }
             Event::ConnFailed { proto, remote } => {
                 if let Some(q) = self.pending.remove(&(proto, remote)) {
                     crate::jlog!(Warn, "connect failed, messages dropped", "remote": remote.to_string(), "count": q.len());
                 }
+                self.engine.on_transport_failure(now, proto, remote);
             }
             Event::ConnDown { id } => self.drop_conn(id),
             Event::ClientUp { id, tx } => {
@@ -303,12 +392,51 @@ impl Core {
                 self.clients.remove(&id);
                 self.engine.on_client_closed(now, id);
             }
+            Event::Stats => self.print_stats(),
             Event::Shutdown => {}
         }
     }
 
+    /// Which connection limit (if any) refuses a new connection.
+    fn refuse_conn(&mut self, _now: Instant, inbound: bool, remote: SocketAddr) -> Option<&'static str> {
+        use std::sync::atomic::Ordering::Relaxed;
+        if self.conns.len() >= self.max_conns {
+            self.counters.conn_limit_global.fetch_add(1, Relaxed);
+            return Some("global-connections");
+        }
+        if inbound
+            && self.per_source.count(remote.ip()) >= self.max_conns_per_source
+            && !self.trusted.iter().any(|c| c.contains(remote.ip()))
+        {
+            self.counters.conn_limit_source.fetch_add(1, Relaxed);
+            return Some("per-source-connections");
+        }
+        None
+    }
+
+    fn print_stats(&self) {
+        use std::io::Write;
+        let mut v = self.engine.stats_json();
+        if let Some(r) = v.get_mut("rejections").and_then(|r| r.as_object_mut()) {
+            for (k, n) in self.counters.snapshot() {
+                r.insert(k.to_string(), n.into());
+            }
+        }
+        if let Some(a) = v.get_mut("active").and_then(|a| a.as_object_mut()) {
+            a.insert("connections".into(), self.conns.len().into());
+            a.insert("connections_inbound".into(), self.conns.values().filter(|c| c.inbound).count().into());
+        }
+        let line = serde_json::json!({ "stats": v });
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
+    }
+
     fn drop_conn(&mut self, id: u64) {
-        if self.conns.remove(&id).is_some() {
+        if let Some(c) = self.conns.remove(&id) {
+            if c.inbound {
+                self.per_source.remove(c.remote.ip());
+            }
             self.by_addr.retain(|_, v| *v != id);
         }
     }
@@ -363,13 +491,23 @@ impl Core {
                     }
                 }
             }
-            Proto::Tcp | Proto::Tls => {
+            Proto::Tcp | Proto::Tls | Proto::Ws | Proto::Wss => {
                 let id = peer.conn.filter(|id| self.conns.contains_key(id)).or_else(|| self.by_addr.get(&(peer.proto, peer.addr)).copied());
                 if let Some(c) = id.and_then(|id| self.conns.get_mut(&id)) {
                     c.last = Instant::now();
                     if c.tx.try_send(data).is_err() {
                         crate::jlog!(Warn, "connection send queue full, dropping message", "remote": c.remote.to_string());
                     }
+                    return;
+                }
+                if peer.proto.is_ws() {
+                    // A WebSocket peer is reached only over its own
+                    // connection; once closed, waiting requests fail now.
+                    self.counters.ws_peer_gone.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if let Some(suppressed) = self.engine.log_gate_pub(Instant::now(), "ws-peer-gone") {
+                        crate::jlog!(Info, "no websocket connection to peer, message dropped", "remote": peer.addr.to_string(), "proto": peer.proto.name(), "suppressed": suppressed);
+                    }
+                    let _ = self.tx.try_send(Event::ConnFailed { proto: peer.proto, remote: peer.addr });
                     return;
                 }
                 self.connect(peer, data);
@@ -389,7 +527,7 @@ impl Core {
             return;
         }
         self.pending.insert(key, vec![data]);
-        let (tx, connector, max) = (self.tx.clone(), self.connector.clone(), self.max);
+        let (tx, connector, limits) = (self.tx.clone(), self.connector.clone(), self.slow.clone());
         let id = self.next_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         tokio::spawn(async move {
             let remote = peer.addr;
@@ -406,8 +544,8 @@ impl Core {
             if peer.proto == Proto::Tls {
                 match transport::tls_connect(&connector, tcp).await {
                     Ok(s) => {
-                        let _ = tx.send(Event::ConnUp { id, proto: peer.proto, remote, local: peer.local, tx: otx }).await;
-                        transport::run_stream(s, id, p, tx, orx, max).await;
+                        let _ = tx.send(Event::ConnUp { id, proto: peer.proto, remote, local: peer.local, tx: otx, admit: None }).await;
+                        transport::run_stream(s, id, p, tx, orx, limits, false).await;
                     }
                     Err(e) => {
                         crate::jlog!(Warn, "tls connect failed", "remote": remote.to_string(), "error": e);
@@ -415,8 +553,8 @@ impl Core {
                     }
                 }
             } else {
-                let _ = tx.send(Event::ConnUp { id, proto: peer.proto, remote, local: peer.local, tx: otx }).await;
-                transport::run_stream(tcp, id, p, tx, orx, max).await;
+                let _ = tx.send(Event::ConnUp { id, proto: peer.proto, remote, local: peer.local, tx: otx, admit: None }).await;
+                transport::run_stream(tcp, id, p, tx, orx, limits, false).await;
             }
         });
     }

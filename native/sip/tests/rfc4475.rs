@@ -177,3 +177,19 @@ fn wsinv_details() {
     assert_eq!(p.get("NewFangledHeader"), Some("newfangled value continued newfangled value"));
     assert_eq!(p.body.len(), 150);
 }
+
+#[test]
+fn invalid_requests_with_a_usable_via_are_answered() {
+    // Only responses (scalarlg, bigcode) and a request whose Via cannot be
+    // read (badinv01) go unanswered; a broken request line or Content-Length
+    // still gets its 400 (505 for another SIP version), as RFC 4475 asks.
+    let mut e = engine();
+    let now = Instant::now();
+    for (name, m) in invalid() {
+        e.on_sip(now, &m, peer());
+        let codes = responses(&e.drain());
+        let silent = ["badinv01", "scalarlg", "bigcode"].iter().any(|s| name.ends_with(s));
+        let want: &[u16] = if silent { &[] } else if name.ends_with("badvers") { &[505] } else { &[400] };
+        assert_eq!(codes, want, "{name}");
+    }
+}

@@ -312,7 +312,7 @@ fn short_encrypted_records_do_not_kill_the_association() {
         for ty in [21u8, 22, 23] {
             let mut junk = vec![ty, 254, 253, 0, 1, 0, 0, 0, 0, 0, 9];
             junk.extend_from_slice(&(len as u16).to_be_bytes());
-            junk.extend(std::iter::repeat(7u8).take(len));
+            junk.extend(std::iter::repeat_n(7u8, len));
             s.handle_datagram(&junk, Instant::now());
         }
     }
@@ -321,3 +321,6 @@ fn short_encrypted_records_do_not_kill_the_association() {
     pump(&mut c, &mut s, |_, d| d, Instant::now());
     assert_eq!(events(&mut s), vec![DtlsEvent::Closed]);
 }
+
+mod hostile;
+mod records;

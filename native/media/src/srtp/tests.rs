@@ -108,3 +108,77 @@ fn garbage_and_truncated_input_is_an_error_not_a_crash() {
 fn wrong_key_length_is_refused() {
     assert!(SrtpContext::new(SrtpProfile::AeadAes256Gcm, &[0; 30], SrtpDirection::Inbound, 4).is_err());
 }
+
+/// A stream protected with `tx` from `from` to `to` (exclusive), in order.
+fn stream(tx: &mut SrtpContext, ssrc: u32, seqs: impl Iterator<Item = u16>) -> Vec<Vec<u8>> {
+    seqs.map(|s| protect(tx, &rtp(s, ssrc, &[s as u8; 40]))).collect()
+}
+
+#[test]
+fn a_wrong_key_is_rejected_without_creating_streams() {
+    let (_, mut rx) = pair(SrtpProfile::AesCm128HmacSha1_80);
+    let other: Vec<u8> = (100..130).collect();
+    let mut forger = SrtpContext::new(SrtpProfile::AesCm128HmacSha1_80, &other, SrtpDirection::Outbound, 64).unwrap();
+    // An SSRC flood under a wrong key: every packet fails, none takes a slot.
+    for ssrc in 0..50 {
+        let w = protect(&mut forger, &rtp(1, ssrc, &[9; 40]));
+        assert_eq!(unprotect(&mut rx, &w), Err(SrtpError::AuthFail));
+    }
+    assert_eq!(rx.ssrc_count(), 0);
+    // The real sender still gets all its slots.
+    let (mut tx, _) = pair(SrtpProfile::AesCm128HmacSha1_80);
+    for ssrc in 0..4 {
+        unprotect(&mut rx, &protect(&mut tx, &rtp(1, ssrc, &[1; 40]))).unwrap();
+    }
+}
+
+#[test]
+fn packets_older_than_the_replay_window_are_refused_newer_gaps_are_not() {
+    let (mut tx, mut rx) = pair(SrtpProfile::AeadAes128Gcm);
+    let all = stream(&mut tx, 7, 0..3000);
+    // Only every other packet arrives at first.
+    for w in all.iter().step_by(2) {
+        unprotect(&mut rx, w).unwrap();
+    }
+    // Missing packets inside the 1024-packet window are still accepted once...
+    assert_eq!(unprotect(&mut rx, &all[2999 - 100]).unwrap()[12..], [(2899u16) as u8; 40]);
+    assert_eq!(unprotect(&mut rx, &all[2999 - 100]), Err(SrtpError::Replay));
+    // ...those behind it are refused, as are very old ones.
+    for old in [2999 - 1100, 1001, 1] {
+        assert_eq!(unprotect(&mut rx, &all[old]), Err(SrtpError::Replay), "seq {old}");
+    }
+    // The stream goes on.
+    for w in stream(&mut tx, 7, 3000..3100) {
+        unprotect(&mut rx, &w).unwrap();
+    }
+}
+
+#[test]
+fn huge_sequence_jumps_are_dropped_and_the_stream_goes_on() {
+    for profile in [SrtpProfile::AesCm128HmacSha1_80, SrtpProfile::AeadAes128Gcm] {
+        let (mut tx, mut rx) = pair(profile);
+        for w in stream(&mut tx, 3, 40_000..40_010) {
+            unprotect(&mut rx, &w).unwrap();
+        }
+        // Genuine packets (right key) from far away: forward by more than
+        // 2^15 and back by more than 2^15 from seq 40010. RFC 3711 3.3.1 puts
+        // them in another rollover period, so authentication (or the replay
+        // check) fails; nothing moves the window or the ROC.
+        let (mut far_tx, _) = pair(profile);
+        let ahead = protect(&mut far_tx, &rtp(40_010u16.wrapping_add(40_000), 3, &[1; 40]));
+        let (mut far_tx, _) = pair(profile);
+        let behind = protect(&mut far_tx, &rtp(40_010 - 35_000, 3, &[2; 40]));
+        // And forged ones (wrong key) in both directions.
+        let other: Vec<u8> = (50..50 + profile.key_salt_len() as u8).collect();
+        let mut forger = SrtpContext::new(profile, &other, SrtpDirection::Outbound, 4).unwrap();
+        let forged = [protect(&mut forger, &rtp(40_010 + 20_000, 3, &[3; 40])), protect(&mut forger, &rtp(100, 3, &[4; 40]))];
+        for w in [&ahead, &behind, &forged[0], &forged[1]] {
+            let r = unprotect(&mut rx, w);
+            assert!(matches!(r, Err(SrtpError::AuthFail | SrtpError::Replay)), "{profile}: {r:?}");
+        }
+        // In-order packets right after are accepted, across the ROC wrap too.
+        for w in stream(&mut tx, 3, (40_010..=65_535).chain(0..100)) {
+            assert!(unprotect(&mut rx, &w).is_ok(), "{profile}");
+        }
+    }
+}

@@ -135,6 +135,12 @@ impl Engine {
     /// keeping the dialog's transport when the URI does not name one.
     pub(super) fn dialog_peer(&self, did: &str) -> Option<Peer> {
         let d = self.dialogs.get(did)?;
+        // WebSocket (RFC 7118): the peer is reachable only over the
+        // connection the dialog came on; its Contact (`x@y.invalid;
+        // transport=ws`) is not an address (like an RFC 5626 flow).
+        if d.peer.proto.is_ws() {
+            return Some(d.peer.clone());
+        }
         let mut p = self.resolve(&d.next_hop_uri(), d.peer.proto).unwrap_or_else(|| d.peer.clone());
         // The dialog lives on the listener it was created on: in-dialog
         // requests (ACK, BYE, re-INVITE) leave from it too, whatever listener

@@ -55,6 +55,14 @@ impl Engine {
         }
         let peer = t.peer.clone();
         let in_dialog = t.dialog_id.clone();
+        // RFC 3261 12.1.1: a response that establishes a dialog carries the
+        // request's Record-Route values, in order, so the caller's in-dialog
+        // requests keep going through the proxies in front of us.
+        if method == "INVITE" && in_dialog.is_none() && (101..300).contains(&code) && !resp.has("Record-Route") {
+            for v in req.values("Record-Route") {
+                resp.push("Record-Route", &v);
+            }
+        }
         // Dialog bookkeeping before serializing (RSeq needs the dialog).
         let mut did = in_dialog.clone();
         if in_dialog.is_none() && method == "INVITE" && (code / 100 == 2 || reliable_1xx) {

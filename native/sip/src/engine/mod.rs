@@ -5,6 +5,7 @@
 mod app_request;
 mod app_response;
 mod control;
+mod flood;
 mod net_request;
 mod net_response;
 mod timers;
@@ -53,6 +54,12 @@ pub struct Stats {
     pub bad_request_sent: u64,
     pub overload_rejected: u64,
     pub stray_responses: u64,
+    /// 503 for the per-source request rate.
+    pub rate_limited: u64,
+    /// Dropped silently: a source far over its rate.
+    pub rate_dropped: u64,
+    /// 503 for the global INVITE rate.
+    pub invite_cap_rejected: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -80,6 +87,11 @@ pub struct Engine {
     seq: u64,
     out: Vec<Output>,
     pub stats: Stats,
+    /// SIP messages received and sent, by transport, method and status.
+    pub messages: crate::metrics::MessageCounters,
+    rate: crate::limits::RateLimiter,
+    /// Rate-limited logging: per message kind, last line and lines held back.
+    log_gate: HashMap<&'static str, (Instant, u64)>,
 }
 
 impl Engine {
@@ -87,7 +99,7 @@ impl Engine {
         Engine {
             secret: cfg.control.secret.clone(),
             timers: cfg.timers,
-            limits: cfg.limits,
+            limits: cfg.limits.clone(),
             session_secs: cfg.session_timer_secs,
             session_min_secs: cfg.session_timer_min_secs.max(1),
             listeners,
@@ -102,6 +114,9 @@ impl Engine {
             seq: 0,
             out: Vec::new(),
             stats: Stats::default(),
+            messages: Default::default(),
+            rate: flood::rate_limiter(&cfg.limits),
+            log_gate: HashMap::new(),
         }
     }
 
@@ -122,6 +137,7 @@ impl Engine {
         }
         match parse::parse_and_validate(data, self.limits.max_message_bytes) {
             Ok(mut msg) => {
+                self.count_in(&msg, src.proto);
                 if msg.is_request() {
                     stamp_via(&mut msg, &src);
                     if src.proto.reliable() {
@@ -136,7 +152,8 @@ impl Engine {
             }
             Err((Some(msg), code, reason)) if msg.is_request() && msg.method() != Some("ACK") => {
                 // Answerable: we have a Via to send a response to.
-                if msg.get("Via").and_then(|v| parse_via(&split_list(v)[0]).ok()).is_some() {
+                // A 505 echoes a Via of the other version as it came (RFC 4475 3.1.2.16).
+                if msg.get("Via").is_some_and(|v| code == 505 || parse_via(&split_list(v)[0]).is_ok()) {
                     self.stats.bad_request_sent += 1;
                     let mut r = response_to(&msg, code, reason);
                     r.push("Warning", &format!("399 esbc \"{}\"", reason.replace('"', "'")));
@@ -150,6 +167,7 @@ impl Engine {
     }
 
     fn send_sip(&mut self, peer: &Peer, data: Vec<u8>) {
+        self.messages.outgoing(peer.proto, &data);
         self.out.push(Output::Sip { peer: peer.clone(), data });
     }
 
@@ -250,7 +268,12 @@ impl Engine {
         let host = u.maddr().unwrap_or(&u.host);
         let host = host.trim_start_matches('[').trim_end_matches(']');
         let ip: std::net::IpAddr = if host.eq_ignore_ascii_case("localhost") { [127, 0, 0, 1].into() } else { host.parse().ok()? };
-        let port = u.port.unwrap_or(if proto == Proto::Tls { 5061 } else { 5060 });
+        let port = u.port.unwrap_or(match proto {
+            Proto::Tls => 5061,
+            Proto::Ws => 80,
+            Proto::Wss => 443,
+            _ => 5060,
+        });
         let addr = SocketAddr::new(ip, port);
         let local = self.local_for(proto, &addr)?;
         Some(Peer { proto, addr, conn: None, local })

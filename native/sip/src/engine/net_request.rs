@@ -34,10 +34,14 @@ impl Engine {
             }
             return;
         }
+        if self.flood_check(now, &msg, &src, &method, &key) {
+            return;
+        }
         if !self.txn_budget_left() {
             self.stats.overload_rejected += 1;
             let mut r = response_to(&msg, 503, "Service Unavailable");
-            r.push("Retry-After", "5");
+            r.push("Retry-After", &self.limits.retry_after_secs.to_string());
+            r.push("Reason", "SIP;cause=503;text=\"transaction limit reached\"");
             self.send_sip(&src, r.to_bytes());
             return;
         }
@@ -63,6 +67,10 @@ impl Engine {
             return self.respond_locally(now, &key, 503, "Service Unavailable");
         }
         let Some(client) = self.pick_app(&method.to_ascii_lowercase()) else {
+            // RFC 3261 21.5.2: a method we do not recognise is 501, not overload.
+            if crate::metrics::method_label(&method) == "other" {
+                return self.respond_locally(now, &key, 501, "Not Implemented");
+            }
             return self.respond_locally(now, &key, 503, "Service Unavailable");
         };
         let t = self.server_txns.get_mut(&key).expect("inserted above");
@@ -87,7 +95,7 @@ impl Engine {
             }
         }
         if code == 503 {
-            r.push("Retry-After", "5");
+            r.push("Retry-After", &self.limits.retry_after_secs.to_string());
         }
         let bytes = r.to_bytes();
         let peer = t.peer.clone();

@@ -48,23 +48,7 @@ impl Engine {
         }
         if p.timed_out {
             // Timer B/F: the app gets a 408 as if the peer had sent it.
-            let mut r = response_to(&req, 408, "Request Timeout");
-            if let Some(to) = r.get("To").map(|s| s.to_string()) {
-                if super::tag_of_value(&to).is_none() {
-                    r.set("To", &format!("{to};tag={}", ids::tag()));
-                }
-            }
-            if let Some(c) = self.app_alive(client) {
-                self.forward(c, "network", &r, &peer, &id, did.as_deref().unwrap_or(""), false);
-            }
-            if let Some(d) = did {
-                let method = req.method().unwrap_or("");
-                if method == "BYE" || method == "INVITE" && !self.dialogs.get(&d).is_some_and(|d| d.confirmed) {
-                    self.remove_dialog(&d);
-                } else if let Some(dl) = self.dialogs.get_mut(&d) {
-                    dl.client_invite_pending = false;
-                }
-            }
+            self.client_failed(&peer, &req, client, &id, did, 408, "Request Timeout", None);
         }
         if p.terminated {
             if let Some(t) = self.client_txns.remove(key) {
@@ -72,6 +56,60 @@ impl Engine {
             }
         } else {
             self.schedule_client(key);
+        }
+    }
+
+    /// A client transaction ended without a response from the peer (timeout,
+    /// or the transport could not reach it): the app gets a local final
+    /// response, and a dialog that cannot continue is forgotten.
+    #[allow(clippy::too_many_arguments)]
+    fn client_failed(
+        &mut self,
+        peer: &crate::txn::Peer,
+        req: &crate::sip::SipMessage,
+        client: Option<u64>,
+        id: &str,
+        did: Option<String>,
+        code: u16,
+        phrase: &str,
+        reason: Option<&str>,
+    ) {
+        let mut r = response_to(req, code, phrase);
+        if let Some(to) = r.get("To").map(|s| s.to_string()) {
+            if super::tag_of_value(&to).is_none() {
+                r.set("To", &format!("{to};tag={}", ids::tag()));
+            }
+        }
+        if let Some(reason) = reason {
+            r.push("Reason", reason);
+        }
+        if let Some(c) = self.app_alive(client) {
+            self.forward(c, "network", &r, peer, id, did.as_deref().unwrap_or(""), false);
+        }
+        if let Some(d) = did {
+            let method = req.method().unwrap_or("");
+            if method == "BYE" || method == "INVITE" && !self.dialogs.get(&d).is_some_and(|d| d.confirmed) {
+                self.remove_dialog(&d);
+            } else if let Some(dl) = self.dialogs.get_mut(&d) {
+                dl.client_invite_pending = false;
+            }
+        }
+    }
+
+    /// A TCP/TLS connection to `remote` could not be made: requests waiting
+    /// for it fail now with 503 instead of 408 at Timer B/F.
+    pub fn on_transport_failure(&mut self, _now: Instant, proto: crate::config::Proto, remote: std::net::SocketAddr) {
+        let keys: Vec<String> = self
+            .client_txns
+            .iter()
+            .filter(|(_, t)| t.peer.proto == proto && t.peer.addr == remote && t.state == crate::txn::ClientState::Calling)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in keys {
+            let Some(t) = self.client_txns.remove(&key) else { continue };
+            self.client_ids.remove(&t.id);
+            let text = format!("SIP;cause=503;text=\"{} connection to {} failed\"", proto.name(), remote);
+            self.client_failed(&t.peer, &t.request, t.client, &t.id, t.dialog_id.clone(), 503, "Service Unavailable", Some(&text));
         }
     }
 

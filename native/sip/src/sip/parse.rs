@@ -54,7 +54,12 @@ pub fn stream_frame(buf: &[u8], max: usize) -> Result<StreamFrame, ParseError> {
     for line in head.split('\n').skip(1) {
         if let Some((n, v)) = line.split_once(':') {
             if canonical_name(n.trim()) == "Content-Length" {
-                cl = Some(parse_bounded(v, max as u64).ok_or(ParseError::Malformed("bad Content-Length"))?);
+                let n = parse_bounded(v, max as u64).ok_or(ParseError::Malformed("bad Content-Length"))?;
+                // Two lengths on a stream: no way to know where the next message starts.
+                if cl.is_some_and(|c| c != n) {
+                    return Err(ParseError::Malformed("conflicting Content-Length"));
+                }
+                cl = Some(n);
             }
         }
     }
@@ -150,6 +155,9 @@ fn parse_start_line(line: &str) -> Result<StartLine, ParseError> {
     Ok(StartLine::Request { method: method.to_string(), uri: uri.to_string() })
 }
 
+/// Longest Call-ID accepted (bytes).
+pub const MAX_CALL_ID: usize = 1024;
+
 /// Semantic validation of a parsed message. Err carries the status to
 /// answer a request with (400, or 505 for an unknown version).
 pub fn validate(msg: &SipMessage, request_version: Option<&str>) -> Result<(), (u16, &'static str)> {
@@ -175,6 +183,10 @@ pub fn validate(msg: &SipMessage, request_version: Option<&str>) -> Result<(), (
     }
     if msg.count("Call-ID") != 1 || msg.get("Call-ID").is_none_or(|c| c.is_empty() || c.contains(char::is_whitespace)) {
         return bad("bad Call-ID");
+    }
+    // No RFC limit; a bound keeps absurd ids out of every table and log line.
+    if msg.get("Call-ID").is_some_and(|c| c.len() > MAX_CALL_ID) {
+        return bad("Call-ID too long");
     }
     if msg.count("CSeq") != 1 {
         return bad("bad CSeq");
@@ -249,11 +261,44 @@ pub fn request_version(buf: &[u8]) -> Option<&str> {
     line.rsplit(' ').next()
 }
 
+/// The headers of a request whose start line or body framing is broken, so
+/// that a 400/505 can still be addressed. None for responses, non-UTF-8
+/// headers, or a first line that does not begin with a method token.
+fn salvage_request(buf: &[u8], max: usize) -> Option<SipMessage> {
+    if buf.len() > max {
+        return None;
+    }
+    let hend = find_header_end(buf).map(|(h, _)| h).unwrap_or(buf.len());
+    let head = std::str::from_utf8(&buf[..hend]).ok()?;
+    let mut lines = unfold(head).into_iter();
+    let first = lines.next()?;
+    let method = first.split(' ').next().filter(|m| !m.is_empty() && is_token(m) && !first.starts_with("SIP/"))?;
+    let mut msg = SipMessage::request(method, "");
+    for line in lines {
+        if let Some((name, value)) = line.split_once(':') {
+            let name = name.trim_end_matches([' ', '\t']);
+            if is_token(name) {
+                msg.headers.push(Header { name: canonical_name(name).into_owned(), value: value.trim().to_string() });
+            }
+        }
+    }
+    Some(msg)
+}
+
 /// Parse and validate in one go; Err(Ok(..)) is "answerable" with a status.
 pub fn parse_and_validate(buf: &[u8], max: usize) -> Result<SipMessage, (Option<SipMessage>, u16, &'static str)> {
     let msg = match parse_message(buf, max) {
         Ok(m) => m,
-        Err(ParseError::Malformed(r)) => return Err((None, 400, r)),
+        Err(ParseError::Malformed(r)) => {
+            // Answerable when the headers a response needs can be read (RFC 4475
+            // expects 400 / 505 for a bad request line or Content-Length).
+            let salvaged = salvage_request(buf, max);
+            let code = match request_version(buf) {
+                Some(v) if v.starts_with("SIP/") && v != "SIP/2.0" => 505,
+                _ => 400,
+            };
+            return Err((salvaged, code, if code == 505 { "Version Not Supported" } else { r }));
+        }
         Err(ParseError::TooLarge) => return Err((None, 513, "message too large")),
         Err(ParseError::Incomplete) => return Err((None, 400, "incomplete")),
     };

@@ -1,0 +1,129 @@
+//! Panic isolation: a panic while one call's packet is processed fails that
+//! pipeline only; the worker thread and the other calls on it go on.
+use super::*;
+use crate::dtls::DtlsConfig;
+use crate::identity::DtlsIdentity;
+use crate::leg::{Direction, LegSecurity, LegSpec};
+
+/// Test-only trigger, compiled into unit-test builds only (never into the
+/// library or the addon): a datagram starting with this panics the worker
+/// while it runs the pipeline that received it.
+const TRIGGER: &[u8] = b"\x80\x00esbc-test-panic";
+
+pub(super) fn maybe_panic(datagram: &[u8]) {
+    if datagram.starts_with(TRIGGER) {
+        panic!("test-only panic trigger");
+    }
+}
+
+fn bind() -> UdpSocket {
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.set_nonblocking(true).unwrap();
+    s
+}
+
+fn spec(peer: &UdpSocket) -> LegSpec {
+    LegSpec {
+        security: LegSecurity::Rtp,
+        remote_rtp: Some(peer.local_addr().unwrap()),
+        remote_rtcp: None,
+        rtcp_mux: true,
+        direction: Direction::SendRecv,
+        ice: None,
+    }
+}
+
+/// A plain RTP call on the worker: [caller peer, callee peer] and the SBC's
+/// two RTP ports.
+struct Call {
+    id: u64,
+    peers: [UdpSocket; 2],
+    ports: [SocketAddr; 2],
+}
+
+fn add_call(w: &WorkerHandle, ctx: &Arc<DtlsContext>, id: u64) -> Call {
+    let peers = [bind(), bind()];
+    let pipeline = Pipeline::new(spec(&peers[0]), spec(&peers[1]), ctx, Duration::ZERO, None, Instant::now()).unwrap();
+    let sockets = [LegSockets { rtp: bind(), rtcp: bind() }, LegSockets { rtp: bind(), rtcp: bind() }];
+    let ports = [sockets[0].rtp.local_addr().unwrap(), sockets[1].rtp.local_addr().unwrap()];
+    assert!(w.send(Command::Add { id, pipeline: Box::new(pipeline), sockets, ctx: ctx.clone() }));
+    Call { id, peers, ports }
+}
+
+fn rtp(seq: u16) -> Vec<u8> {
+    let mut p = vec![0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9];
+    p[2..4].copy_from_slice(&seq.to_be_bytes());
+    p.extend_from_slice(&[seq as u8; 160]);
+    p
+}
+
+/// Sends caller -> SBC and returns what the callee got (None after 1 s).
+fn relay(call: &Call, seq: u16) -> Option<Vec<u8>> {
+    call.peers[0].send_to(&rtp(seq), call.ports[0]).unwrap();
+    let mut buf = [0u8; 2048];
+    let deadline = Instant::now() + Duration::from_secs(1);
+    while Instant::now() < deadline {
+        if let Ok(n) = call.peers[1].recv(&mut buf) {
+            return Some(buf[..n].to_vec());
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    None
+}
+
+/// The next pipeline-failed event (latch events come and go meanwhile).
+fn next_failure(events: &Receiver<EngineEvent>, within: Duration) -> Option<EngineEvent> {
+    let deadline = Instant::now() + within;
+    while let Ok(ev) = events.recv_deadline(deadline) {
+        if matches!(ev.event, MediaEvent::PipelineFailed { .. }) {
+            return Some(ev);
+        }
+    }
+    None
+}
+
+fn stats(w: &WorkerHandle, id: u64) -> Option<PipelineStats> {
+    let (tx, rx) = crossbeam_channel::bounded(1);
+    w.send(Command::Stats { id, reply: tx });
+    rx.recv_timeout(Duration::from_secs(2)).unwrap()
+}
+
+#[test]
+fn a_panic_in_one_pipeline_fails_that_call_only() {
+    let (events_tx, events) = crossbeam_channel::bounded(64);
+    let mut w = WorkerHandle::spawn(0, events_tx, Arc::new(AtomicU64::new(0))).unwrap();
+    let ctx = DtlsContext::new(DtlsIdentity::generate_ecdsa(1).unwrap(), DtlsConfig::default()).unwrap();
+    let victim = add_call(&w, &ctx, 1);
+    let other = add_call(&w, &ctx, 2);
+    assert_eq!(relay(&victim, 1).as_deref(), Some(&rtp(1)[..]));
+    assert_eq!(relay(&other, 1).as_deref(), Some(&rtp(1)[..]));
+    let before = pipeline_panics();
+
+    victim.peers[0].send_to(TRIGGER, victim.ports[0]).unwrap();
+    let ev = next_failure(&events, Duration::from_secs(2)).expect("a pipeline-failed event");
+    assert_eq!(ev.pipeline, victim.id);
+    assert!(matches!(&ev.event, MediaEvent::PipelineFailed { reason } if reason.contains("test-only panic trigger")), "{ev:?}");
+    assert!(pipeline_panics() > before, "counted");
+
+    // The other call on the same worker thread keeps relaying; the failed
+    // one relays nothing more but still answers for its counters.
+    for seq in 2..50 {
+        assert_eq!(relay(&other, seq).as_deref(), Some(&rtp(seq)[..]), "seq {seq}");
+    }
+    assert_eq!(relay(&victim, 2), None);
+    assert_eq!(stats(&w, victim.id).expect("stats of the failed pipeline").legs[1].stats.packets_out, 1);
+    // A second panic trigger to the failed pipeline does nothing (not read).
+    victim.peers[0].send_to(TRIGGER, victim.ports[0]).unwrap();
+    assert!(next_failure(&events, Duration::from_millis(300)).is_none(), "one event per failure");
+
+    // Close frees it; new calls work on the same worker.
+    let (tx, rx) = crossbeam_channel::bounded(1);
+    w.send(Command::Close { id: victim.id, reply: tx });
+    assert!(rx.recv_timeout(Duration::from_secs(2)).unwrap().is_some());
+    assert!(stats(&w, victim.id).is_none());
+    let third = add_call(&w, &ctx, 3);
+    assert_eq!(relay(&third, 7).as_deref(), Some(&rtp(7)[..]));
+    assert_eq!(relay(&other, 99).as_deref(), Some(&rtp(99)[..]));
+    w.send(Command::Shutdown);
+    w.join();
+}
