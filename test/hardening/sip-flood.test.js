@@ -105,3 +105,23 @@ test('TCP INVITE flood over one connection: 503 over the stream; a legitimate TC
   // A stream loses nothing: every INVITE sent was received and counted.
   assert.ok(invitesIn(s, 'tcp') >= flood.sent + 20, `TCP INVITEs counted: ${invitesIn(s, 'tcp')} of ${flood.sent} + 20`);
 });
+
+test('TCP INVITE flood from 20 sources, one connection each: per-source and global limits; a trusted TCP call stream is unaffected', async (t) => {
+  const { sbc, target } = await setup(t, {
+    media: { portMin: 51200, portMax: 51599 },
+    inTransport: 'tcp',
+    limits: { perSourceRate: 10, perSourceBurst: 10, perSourceDropRate: 1000, inviteRate: 80, trustedSources: ['127.0.0.1/32'] },
+  });
+  const legit = legitimateStream(target, { calls: 20, rate: 5, transport: 't1' });
+  await new Promise((r) => setTimeout(r, 1000));
+  const sources = Array.from({ length: 20 }, (_, i) => `127.0.0.${i + 60}`);
+  const floods = await Promise.all(sources.map((src) => raw.tcpFlood({ src, target, rate: 40, durationMs: 3000 })));
+  assertStreamOk(await legit);
+  const s = await sbc.sipEngine.stats();
+  const sent = floods.reduce((n, f) => n + f.sent, 0);
+  const perSource = floods.reduce((n, f) => n + (f.reasons['503 SIP;cause=503;text="request rate limit exceeded (per source)"'] || 0), 0);
+  t.diagnostic(`flood sent ${sent}, per-source 503s ${perSource}, engine ${JSON.stringify(s.rejections)}`);
+  assert.ok(perSource > 0, 'per-source 503s over TCP');
+  assert.ok(s.rejections.rate_limited > 0 && s.rejections.invite_rate > 0, JSON.stringify(s.rejections));
+  assert.ok(invitesIn(s, 'tcp') >= sent + 20, `TCP INVITEs counted: ${invitesIn(s, 'tcp')} of ${sent} + 20`);
+});

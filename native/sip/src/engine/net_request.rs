@@ -97,6 +97,16 @@ impl Engine {
         if code == 503 {
             r.push("Retry-After", &self.limits.retry_after_secs.to_string());
         }
+        // RFC 3326: every failure the engine originates says why.
+        if code >= 300 && !r.has("Reason") {
+            let text = match code {
+                491 => "a re-INVITE is already in progress in this dialog",
+                481 => "no such dialog or transaction",
+                500 if reason == "CSeq Out of Order" => "CSeq lower than the dialog's last one",
+                _ => reason,
+            };
+            r.push("Reason", &format!("SIP;cause={code};text=\"{text}\""));
+        }
         let bytes = r.to_bytes();
         let peer = t.peer.clone();
         t.on_response_sent(code, bytes.clone(), now, &self.timers);
