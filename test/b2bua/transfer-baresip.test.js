@@ -44,103 +44,115 @@ async function transfer(t, { mode, transferor, cEnc, media }) {
   t.after(() => sbc.stop());
   const events = [];
   sbc.engine.on('event', (e) => events.push(e));
-
-  await a.dial(sbc.uri('bob', 'secure'));
-  await a.waitEvent('CALL_MENC', 10000);
-  await a.waitHeard(1.5); // >1 s: heard files are named per second
-  await b.waitHeard(1.5);
-  assert.equal(sbc.app.calls.size, 1);
-  const [oldCall] = [...sbc.app.calls.values()];
-  const oldPipeline = oldCall.pipeline;
-  assert.equal(oldPipeline.stats().a.handshakes, 1);
-
-  const parties = { a, b };
-  const tor = parties[transferor];
-  const teeSide = transferor === 'a' ? 'b' : 'a';
-  const tee = parties[teeSide];
-  const teeHeard0 = tee.heardFiles().length;
-  const teeSec0 = tee.heardSeconds();
-  await tor.transfer(`sip:carol@127.0.0.1:${sbc.port(realmOf[transferor])}`);
-  await tor.waitEvent('CALL_CLOSED', 15000);
-  await c.waitEvent('CALL_ESTABLISHED', 10000);
-  if (cEnc) await c.waitEvent('CALL_MENC', 10000);
-  // pass-through: the transferee's new call starts a new recording; terminate: the same one goes on.
-  if (mode === 'pass-through') await waitUntil(() => tee.heardFiles().length > teeHeard0, 10000, 'the transferee started a new recording');
-  const cHeard0 = c.heardSeconds();
-  await waitUntil(() => c.heardSeconds() - cHeard0 > 2, 10000, 'C hears the transferee');
-  await tee.waitHeard(2);
-
-  let newCall;
-  let stats;
-  if (mode === 'pass-through') {
-    // The transferee's INVITE is a new call with its own pipeline; the old one is closed.
-    await waitUntil(() => sbc.app.calls.size === 1 && [...sbc.app.calls.values()][0] !== oldCall, 5000, 'only the new call left');
-    [newCall] = [...sbc.app.calls.values()];
-    assert.ok(oldCall.isEnded, 'the old call ended');
-    assert.ok(oldPipeline.isClosed, 'the old pipeline (and its keys) is gone');
-    assert.notEqual(newCall.pipeline.id, oldPipeline.id);
-    stats = newCall.pipeline.stats();
-    // New call: transferee -> C, so leg a is the transferee and leg b is C.
-    if (teeSide === 'a') {
-      assert.equal(stats.a.handshakes, 1, 'A did a new DTLS handshake with the new pipeline');
-      assert.equal(stats.a.dtlsState, 'connected');
-      assert.equal(stats.a.drops.auth_fail, 0);
-      const aConnected = events.filter((e) => e.type === 'dtls-connected' && e.side === 'a');
-      assert.deepEqual(aConnected.map((e) => e.pipeline), [oldPipeline.id, newCall.pipeline.id], "A's two handshakes: old call, then new call");
-    }
-    if (cEnc) {
-      assert.equal(stats.b.handshakes, 1, "C's DTLS handshake on the new pipeline");
-      assert.equal(stats.b.dtlsState, 'connected');
-    }
-  } else {
-    // terminate: the SBC re-targets the transferor's leg of the call to C; the
-    // transferee's leg (and its DTLS association) stays.
-    await waitUntil(() => oldCall.dialog(transferor) && oldCall.dialog(transferor).sip.callId !== oldCall.callId, 5000, 'C took the transferor\'s place');
-    assert.equal(sbc.app.calls.size, 1);
-    newCall = oldCall;
-    assert.ok(!oldCall.isEnded);
-    stats = oldCall.pipeline.stats();
-    const teeLeg = stats[teeSide];
-    const cLeg = stats[transferor];
-    if (teeSide === 'a') {
-      assert.equal(teeLeg.handshakes, 1, "A's DTLS association is kept (baresip never re-handshakes in a call)");
-      assert.equal(teeLeg.dtlsState, 'connected');
-    }
-    assert.equal(teeLeg.drops.auth_fail, 0);
-    if (cEnc) {
-      const before = transferor === 'a' ? 1 : 0; // A's handshake on that leg before the transfer
-      assert.equal(cLeg.handshakes, before + 1, "a new DTLS handshake with C on the re-targeted leg");
-      assert.equal(cLeg.dtlsState, 'connected');
-      const connected = events.filter((e) => e.type === 'dtls-connected' && e.side === transferor);
-      assert.equal(connected.length, before + 1);
-      if (before) assert.notEqual(connected[1].peerFingerprint.value, connected[0].peerFingerprint.value, "the new handshake saw C's certificate");
-    }
-    assert.equal(oldCall.realm(transferor).name, 'carol', 'the leg now belongs to realm carol');
+  // A rare CI failure (C never called after a pass-through transfer) left no
+  // trace: on failure, attach every party's log tail and the SBC's calls.
+  const tail = (text) => String(text || '').split('\n').slice(-40).join('\n');
+  try {
+    return await runTransfer();
+  } catch (err) {
+    err.message += `\n--- SBC calls: ${JSON.stringify([...sbc.app.calls.values()].map((k) => ({ id: k.callId, ended: k.isEnded, realms: [k.realm('a').name, k.realm('b').name] })))}`;
+    for (const [n, p] of Object.entries({ A: a, B: b, C: c })) err.message += `\n--- ${n} baresip log ---\n${tail(p.log)}`;
+    throw err;
   }
 
-  await tee.hangup();
-  await c.waitEvent('CALL_CLOSED', 5000);
-  await waitUntil(() => sbc.app.calls.size === 0, 5000, 'calls released');
-  await waitUntil(() => sbc.engine.counters().portPairsInUse === 0, 5000, 'ports freed');
-  await Promise.all([a.stop(), b.stop(), c.stop()]);
+  async function runTransfer() {
+    await a.dial(sbc.uri('bob', 'secure'));
+    await a.waitEvent('CALL_MENC', 10000);
+    await a.waitHeard(1.5); // >1 s: heard files are named per second
+    await b.waitHeard(1.5);
+    assert.equal(sbc.app.calls.size, 1);
+    const [oldCall] = [...sbc.app.calls.values()];
+    const oldPipeline = oldCall.pipeline;
+    assert.equal(oldPipeline.stats().a.handshakes, 1);
 
-  // terminate: from where the transfer happened on (1 s margin for the switch-over).
-  const teeHears = toneReport(last(tee.heardFiles()), TONES.c, [TONES.a, TONES.b], mode === 'terminate' ? { fromSec: teeSec0 + 1.5 } : {});
-  assert.ok(teeHears.ok, `the transferee hears C's ${TONES.c} Hz after the transfer: ${teeHears.reason}`);
-  const cHears = toneReport(last(c.heardFiles()), TONES[teeSide], [TONES[transferor], TONES.c]);
-  assert.ok(cHears.ok, `C hears the transferee's ${TONES[teeSide]} Hz: ${cHears.reason}`);
-  const before = toneReport(tee.heardFiles()[0], TONES[transferor], [TONES.c], mode === 'terminate' ? { toSec: teeSec0 - 0.5 } : {});
-  assert.ok(before.ok, `before the transfer the transferee heard the transferor: ${before.reason}`);
+    const parties = { a, b };
+    const tor = parties[transferor];
+    const teeSide = transferor === 'a' ? 'b' : 'a';
+    const tee = parties[teeSide];
+    const teeHeard0 = tee.heardFiles().length;
+    const teeSec0 = tee.heardSeconds();
+    await tor.transfer(`sip:carol@127.0.0.1:${sbc.port(realmOf[transferor])}`);
+    await tor.waitEvent('CALL_CLOSED', 15000);
+    await c.waitEvent('CALL_ESTABLISHED', 10000);
+    if (cEnc) await c.waitEvent('CALL_MENC', 10000);
+    // pass-through: the transferee's new call starts a new recording; terminate: the same one goes on.
+    if (mode === 'pass-through') await waitUntil(() => tee.heardFiles().length > teeHeard0, 10000, 'the transferee started a new recording');
+    const cHeard0 = c.heardSeconds();
+    await waitUntil(() => c.heardSeconds() - cHeard0 > 2, 10000, 'C hears the transferee');
+    await tee.waitHeard(2);
 
-  // The transferor's view of the REFER subscription.
-  const notifies = tor.sipMessages(/^NOTIFY /).filter((m) => !m.sent);
-  assert.deepEqual(notifies.map((m) => m.text.trim().split('\n').pop()), ['SIP/2.0 100 Trying', 'SIP/2.0 200 OK']);
-  assert.match(notifies[0].text, /^Subscription-State: active/m);
-  assert.match(notifies[1].text, /^Subscription-State: terminated/m);
-  assert.ok(notifies.every((m) => /^Event: refer/m.test(m.text) && /^Content-Type: message\/sipfrag/m.test(m.text)));
-  const accepted = tor.sipMessages(/^SIP\/2.0 202 /).find((m) => !m.sent);
-  assert.ok(accepted, 'the transferor got 202');
-  return { a, b, c, sbc, tee, tor, oldCall, newCall };
+    let newCall;
+    let stats;
+    if (mode === 'pass-through') {
+      // The transferee's INVITE is a new call with its own pipeline; the old one is closed.
+      await waitUntil(() => sbc.app.calls.size === 1 && [...sbc.app.calls.values()][0] !== oldCall, 5000, 'only the new call left');
+      [newCall] = [...sbc.app.calls.values()];
+      assert.ok(oldCall.isEnded, 'the old call ended');
+      assert.ok(oldPipeline.isClosed, 'the old pipeline (and its keys) is gone');
+      assert.notEqual(newCall.pipeline.id, oldPipeline.id);
+      stats = newCall.pipeline.stats();
+      // New call: transferee -> C, so leg a is the transferee and leg b is C.
+      if (teeSide === 'a') {
+        assert.equal(stats.a.handshakes, 1, 'A did a new DTLS handshake with the new pipeline');
+        assert.equal(stats.a.dtlsState, 'connected');
+        assert.equal(stats.a.drops.auth_fail, 0);
+        const aConnected = events.filter((e) => e.type === 'dtls-connected' && e.side === 'a');
+        assert.deepEqual(aConnected.map((e) => e.pipeline), [oldPipeline.id, newCall.pipeline.id], "A's two handshakes: old call, then new call");
+      }
+      if (cEnc) {
+        assert.equal(stats.b.handshakes, 1, "C's DTLS handshake on the new pipeline");
+        assert.equal(stats.b.dtlsState, 'connected');
+      }
+    } else {
+      // terminate: the SBC re-targets the transferor's leg of the call to C; the
+      // transferee's leg (and its DTLS association) stays.
+      await waitUntil(() => oldCall.dialog(transferor) && oldCall.dialog(transferor).sip.callId !== oldCall.callId, 5000, 'C took the transferor\'s place');
+      assert.equal(sbc.app.calls.size, 1);
+      newCall = oldCall;
+      assert.ok(!oldCall.isEnded);
+      stats = oldCall.pipeline.stats();
+      const teeLeg = stats[teeSide];
+      const cLeg = stats[transferor];
+      if (teeSide === 'a') {
+        assert.equal(teeLeg.handshakes, 1, "A's DTLS association is kept (baresip never re-handshakes in a call)");
+        assert.equal(teeLeg.dtlsState, 'connected');
+      }
+      assert.equal(teeLeg.drops.auth_fail, 0);
+      if (cEnc) {
+        const before = transferor === 'a' ? 1 : 0; // A's handshake on that leg before the transfer
+        assert.equal(cLeg.handshakes, before + 1, "a new DTLS handshake with C on the re-targeted leg");
+        assert.equal(cLeg.dtlsState, 'connected');
+        const connected = events.filter((e) => e.type === 'dtls-connected' && e.side === transferor);
+        assert.equal(connected.length, before + 1);
+        if (before) assert.notEqual(connected[1].peerFingerprint.value, connected[0].peerFingerprint.value, "the new handshake saw C's certificate");
+      }
+      assert.equal(oldCall.realm(transferor).name, 'carol', 'the leg now belongs to realm carol');
+    }
+
+    await tee.hangup();
+    await c.waitEvent('CALL_CLOSED', 5000);
+    await waitUntil(() => sbc.app.calls.size === 0, 5000, 'calls released');
+    await waitUntil(() => sbc.engine.counters().portPairsInUse === 0, 5000, 'ports freed');
+    await Promise.all([a.stop(), b.stop(), c.stop()]);
+
+    // terminate: from where the transfer happened on (1 s margin for the switch-over).
+    const teeHears = toneReport(last(tee.heardFiles()), TONES.c, [TONES.a, TONES.b], mode === 'terminate' ? { fromSec: teeSec0 + 1.5 } : {});
+    assert.ok(teeHears.ok, `the transferee hears C's ${TONES.c} Hz after the transfer: ${teeHears.reason}`);
+    const cHears = toneReport(last(c.heardFiles()), TONES[teeSide], [TONES[transferor], TONES.c]);
+    assert.ok(cHears.ok, `C hears the transferee's ${TONES[teeSide]} Hz: ${cHears.reason}`);
+    const before = toneReport(tee.heardFiles()[0], TONES[transferor], [TONES.c], mode === 'terminate' ? { toSec: teeSec0 - 0.5 } : {});
+    assert.ok(before.ok, `before the transfer the transferee heard the transferor: ${before.reason}`);
+
+    // The transferor's view of the REFER subscription.
+    const notifies = tor.sipMessages(/^NOTIFY /).filter((m) => !m.sent);
+    assert.deepEqual(notifies.map((m) => m.text.trim().split('\n').pop()), ['SIP/2.0 100 Trying', 'SIP/2.0 200 OK']);
+    assert.match(notifies[0].text, /^Subscription-State: active/m);
+    assert.match(notifies[1].text, /^Subscription-State: terminated/m);
+    assert.ok(notifies.every((m) => /^Event: refer/m.test(m.text) && /^Content-Type: message\/sipfrag/m.test(m.text)));
+    const accepted = tor.sipMessages(/^SIP\/2.0 202 /).find((m) => !m.sent);
+    assert.ok(accepted, 'the transferor got 202');
+    return { a, b, c, sbc, tee, tor, oldCall, newCall };
+  }
 }
 
 test('pass-through: B (plain) transfers A (DTLS-SRTP) to C (plain)', async (t) => {
