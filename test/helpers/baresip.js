@@ -192,7 +192,7 @@ async function startBaresip(opts = {}) {
       return await startOnce(opts);
     } catch (err) {
       const autoPorts = !opts.sipPort && !opts.rtpPorts && !opts.ctrlPort;
-      if (!autoPorts || attempt >= 3 || !/"code":98|Address already in use/.test(err.message)) throw err;
+      if (!autoPorts || attempt >= 3 || !/"code":98|Address already in use|answers for another baresip/.test(err.message)) throw err;
     }
   }
 }
@@ -230,6 +230,14 @@ async function startOnce(opts) {
       (async () => {
         await waitLog(child, /baresip is ready/, o.startTimeoutMs);
         await ctrl.connect(o.startTimeoutMs);
+        // Make sure the ctrl_tcp connection reaches THIS baresip: twice in CI a
+        // peer's event stream stayed empty ("events: none") while its call
+        // worked, as if the connection went to another process.
+        const who = await ctrl.command('reginfo', undefined, 3000);
+        const aor = String(who.data);
+        if (!aor.includes(`@127.0.0.1:${o.sipPort}`) && !aor.includes(`@127.0.0.1:${o.sipPort + 1}`)) {
+          throw new Error(`ctrl_tcp ${o.ctrlPort} answers for another baresip: ${String(who.data).trim()}`);
+        }
       })(),
       child.exited.then((r) => {
         throw new Error(`baresip ${o.name} exited during start (${JSON.stringify(r)})`);
