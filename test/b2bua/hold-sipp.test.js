@@ -292,3 +292,49 @@ test('re-INVITE with a new caller fingerprint (same setup): exactly one new hand
   h.expectSdp(oks[1], toCaller(mPort(oks[0]), fp, 'sendrecv', 'sha-256'), 're-INVITE answer: same port, role and SBC fingerprint');
   for (const c of clients) assert.doesNotMatch(c.log, /alert/i, `s_client saw no alert:\n${c.log.slice(0, 800)}`);
 });
+
+test('RFC 8842 tls-id: hold keeps the association and our tls-id; a new caller tls-id with the same certificate gets one new handshake and a new tls-id', async (t) => {
+  const tone = writeToneUlawWav(path.join(dir, 'tone-tls-id.wav'), { freq: 880, seconds: 5 });
+  const [T1, T2] = ['callerAssociation0001', 'callerAssociation0002'];
+  const offerWith = (tlsId, dirAttr) => withDir([...dtlsOffer(certs[0].fp), `a=tls-id:${tlsId}`], dirAttr);
+  const callee = h.answers.rtp({ codecs: '0', address: '127.0.0.1' });
+  const clients = [];
+  let stats;
+  const r = await holdCall(t, {
+    offer: offerWith(T1, 'sendrecv'),
+    answer: callee,
+    rtp: `<nop><action><exec rtp_stream="${tone},-1,0"/></action></nop>`,
+    uac: s.go() + s.request('uac', 'INVITE', 2, offerWith(T1, 'sendonly')) + s.request('uac', 'INVITE', 3, offerWith(T2, 'sendrecv')) + s.go() + s.bye('uac', 4),
+    uas: s.answer('uas', 'INVITE', withDir(callee, 'recvonly')) + s.answer('uas', 'INVITE', withDir(callee, 'sendrecv')),
+    during: async ({ call, events, go }) => {
+      const st = () => call.pipeline.stats();
+      const connected = () => events.filter((e) => e.type === 'dtls-connected' && e.side === 'a');
+      const port = call.pipeline.local.a.rtpPort;
+      await waitUntil(() => st().b.packetsIn >= 5, 20000, "the callee's RTP reaches the SBC");
+      clients.push(dtlsClient(t, port, certs[0]));
+      await waitUntil(() => connected().length === 1, 20000, `first handshake (events ${JSON.stringify(events)})`);
+      await go(1); // hold (same tls-id), then the re-key (new tls-id, same certificate)
+      await waitUntil(() => call.a.plan.remoteTlsId === T2, 20000, 'the re-key re-INVITE applied');
+      assert.equal(st().a.handshakes, 2, 'the hold started nothing; the new tls-id started one new handshake');
+      clients.push(dtlsClient(t, port, certs[0]));
+      await waitUntil(() => connected().length === 2, 20000, `second handshake (events ${JSON.stringify(events)})`);
+      const out = st().a.packetsOut;
+      await waitUntil(() => st().a.packetsOut >= out + 10, 20000, 'SRTP toward the caller with the new keys');
+      stats = st();
+      await go(3); // BYE
+    },
+  });
+  assert.equal(stats.a.handshakes, 2);
+  assert.equal(stats.a.dtlsState, 'connected');
+  assert.ok(!r.events.some((e) => e.type === 'dtls-failed'), JSON.stringify(r.events));
+  const oks = got(r.a, /^SIP\/2\.0 200/, /INVITE/);
+  const tlsIdOf = (m) => /^a=tls-id:(\S+)$/m.exec(m.text)?.[1];
+  const ids = oks.map(tlsIdOf);
+  assert.equal(ids.length, 3);
+  assert.match(ids[0], /^[A-Za-z0-9_-]{32}$/, 'the SBC answers a tls-id peer with its own tls-id');
+  assert.equal(ids[1], ids[0], 'hold: same association, same tls-id');
+  assert.notEqual(ids[2], ids[0], 'new association: new tls-id');
+  assert.equal(fpOf(oks[2]), fpOf(oks[0]), 'the SBC certificate stays');
+  for (const m of got(r.b, /^INVITE /)) assert.doesNotMatch(m.text, /tls-id/, 'nothing of the DTLS leg reaches the RTP callee');
+  for (const c of clients) assert.doesNotMatch(c.log, /alert/i, `s_client saw no alert:\n${c.log.slice(0, 800)}`);
+});

@@ -106,6 +106,39 @@ test('a changed fingerprint starts exactly one new handshake; the same one keeps
   assert.equal(p1.stats().b.handshakes, 2);
 });
 
+test('RFC 8842 tls-id: a changed peer tls-id (same certificate) starts one new association with a new tls-id of ours', async (t) => {
+  const engine = new MediaEngine({ ...PORTS, workers: 1, mediaTimeoutSecs: 0, retransmitInitialMs: 200 });
+  t.after(() => engine.shutdown());
+  const fp = engine.currentFingerprint('sha-256');
+  const dtls = (role, remoteTlsId) => ({ kind: 'dtls-srtp', role, remoteFingerprints: [fp], remoteTlsId });
+  const server = engine.createPipeline({ a: dtls('passive', 'peer-association-0001'), b: { kind: 'rtp' } });
+  const firstId = server.local.a.tlsId;
+  assert.match(firstId, /^[A-Za-z0-9_-]{32}$/);
+  assert.equal(server.local.b.tlsId, undefined, 'no tls-id on a plain leg');
+  const client = engine.createPipeline({
+    a: { kind: 'rtp' },
+    b: { ...dtls('active', firstId), remoteAddress: '127.0.0.1', remotePort: server.local.a.rtpPort },
+  });
+  const bothConnected = () => server.stats().a.dtlsState === 'connected' && client.stats().b.dtlsState === 'connected';
+  await waitUntil(bothConnected, 5000, 'first association');
+  // Same tls-id and certificate (hold): the association and our tls-id stay.
+  const hold = server.update('a', { ...dtls('passive', 'peer-association-0001'), direction: 'sendonly' });
+  assert.equal(hold.tlsId, firstId);
+  assert.equal(server.stats().a.handshakes, 1);
+  assert.equal(server.stats().a.dtlsState, 'connected');
+  // The peer asks for a new association (new tls-id, same certificate): exactly
+  // one new association on each side, and a new tls-id of ours.
+  const rekey = server.update('a', dtls('passive', 'peer-association-0002'));
+  assert.notEqual(rekey.tlsId, firstId);
+  assert.equal(server.local.a.tlsId, rekey.tlsId, 'Pipeline.local follows the update');
+  assert.equal(server.stats().a.handshakes, 2);
+  assert.equal(server.stats().a.dtlsState, 'handshaking');
+  client.update('b', dtls('active', rekey.tlsId)); // the client side learns our new tls-id and restarts too
+  await waitUntil(bothConnected, 5000, 'second association');
+  assert.equal(server.stats().a.handshakes, 2);
+  assert.equal(client.stats().b.handshakes, 2);
+});
+
 test('media timeout is reported for silent legs but not for a party on hold', async (t) => {
   const engine = new MediaEngine({ ...PORTS, workers: 1, mediaTimeoutSecs: 1 });
   t.after(() => engine.shutdown());

@@ -169,3 +169,23 @@ test('the LocalLeg must carry the fingerprint hash the plan needs', () => {
   assert.throws(() => sdp.buildAnswer(offerA, answerB, planA, localLeg('a', 'sha-256'), sdp.createOrigin('1')),
     (e) => e instanceof sdp.SdpError && e.status === 500 && /sha-1/.test(e.reason));
 });
+
+test('RFC 8842 a=tls-id: the peer\'s goes to the engine, ours is answered (only to a peer that uses tls-id)', () => {
+  const TLS_ID = 'Xy7+/_-abcdefghij0123456789';
+  const withTlsId = fixture('baresip-savpf').replace('a=setup:actpass', `a=setup:actpass\r\na=tls-id:${TLS_ID}`);
+  const offerA = sdp.parseSdp(withTlsId);
+  assert.equal(offerA.media[0].tlsId, TLS_ID);
+  const planA = sdp.planAnswer(offerA, 'dtls-srtp');
+  assert.equal(planA.remoteTlsId, TLS_ID);
+  assert.equal(sdp.legSpecFor(planA, offerA).remoteTlsId, TLS_ID, 'the engine learns the peer\'s tls-id');
+  const ours = 'OurTlsIdFromTheEngine0123456789a';
+  const answer = sdp.parseSdp(CALLEE_ANSWER);
+  const built = sdp.buildAnswer(offerA, answer, planA, { ...localLeg('a', 'sha-256'), tlsId: ours }, sdp.createOrigin('2000'));
+  assert.ok(lines(built.sdp).includes(`a=tls-id:${ours}`), built.sdp);
+  assertNoLeak(built.sdp, withTlsId);
+  // A re-offer keeps the plan's knowledge; a peer without tls-id never gets ours.
+  assert.equal(sdp.planAnswer(offerA, 'dtls-srtp', {}, planA).remoteTlsId, TLS_ID);
+  const plain = sdp.parseSdp(fixture('baresip-savpf'));
+  const noId = sdp.buildAnswer(plain, answer, sdp.planAnswer(plain, 'dtls-srtp'), { ...localLeg('a', 'sha-256'), tlsId: ours }, sdp.createOrigin('2000'));
+  assert.ok(!/a=tls-id/.test(noId.sdp));
+});

@@ -45,3 +45,10 @@ test('legacy RTP/SAVPF with fingerprint and a=crypto: DTLS when the realm requir
   const s = sdp.planAnswer(both, 'as-offered');
   if (s.security !== 'sdes-srtp') throw new Error(JSON.stringify(s));
 });
+
+test('a=tls-id that is not RFC 8842 syntax, or two different ones, is refused', () => {
+  const dtls = (...attrs) => offer('m=audio 5000 UDP/TLS/RTP/SAVP 0', `a=fingerprint:sha-1 ${FP}`, 'a=setup:actpass', ...attrs);
+  assertSdpError(() => dtls('a=tls-id:short'), 488, 'invalid a=tls-id (20-255 characters of A-Z a-z 0-9 + / - _)');
+  assertSdpError(() => dtls('a=tls-id:has.a.dot.which.is.not.allowed'), 488, 'invalid a=tls-id (20-255 characters of A-Z a-z 0-9 + / - _)');
+  assertSdpError(() => dtls('a=tls-id:aaaaaaaaaaaaaaaaaaaaaaaa', 'a=tls-id:bbbbbbbbbbbbbbbbbbbbbbbb'), 488, 'contradictory a=tls-id');
+});

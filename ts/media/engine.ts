@@ -121,10 +121,16 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
     super();
   }
 
-  /** Applies a re-offer/answer to a leg; reports our ICE credentials when `update.ice` was given. */
+  /**
+   * Applies a re-offer/answer to a leg; reports our ICE credentials when
+   * `update.ice` was given, and our tls-id (also kept in `local[side]`).
+   */
   update(side: Side, update: LegUpdate): LegUpdateResult {
     this.ensureOpen();
-    return stripNulls(call(() => this.native.updateLeg(this.id, side, toNativeUpdate(update)))) as LegUpdateResult;
+    const result = stripNulls(call(() => this.native.updateLeg(this.id, side, toNativeUpdate(update)))) as LegUpdateResult;
+    if (result.tlsId) this.local[side].tlsId = result.tlsId;
+    else delete this.local[side].tlsId;
+    return result;
   }
 
   /** Our fingerprint on this call (stable for the call) in the given hash. */

@@ -64,13 +64,14 @@ export interface RemoteMedia {
 
 export type LegSpec =
   | ({ kind: 'rtp' } & RemoteMedia)
-  | ({ kind: 'dtls-srtp'; role: DtlsRole; remoteFingerprints: Fingerprint[] } & RemoteMedia)
+  | ({ kind: 'dtls-srtp'; role: DtlsRole; remoteFingerprints: Fingerprint[]; remoteTlsId?: string } & RemoteMedia)
   | ({ kind: 'sdes-srtp'; localKey: SdesKey; remoteKey?: SdesKey } & RemoteMedia);
 
 type SecurityUpdate =
   | { kind?: undefined }
   | { kind: 'rtp' }
-  | { kind: 'dtls-srtp'; role: DtlsRole; remoteFingerprints: Fingerprint[] }
+  /** A changed remoteTlsId (RFC 8842) starts a new DTLS association, as a changed fingerprint does. */
+  | { kind: 'dtls-srtp'; role: DtlsRole; remoteFingerprints: Fingerprint[]; remoteTlsId?: string }
   | { kind: 'sdes-srtp'; localKey: SdesKey; remoteKey?: SdesKey };
 
 /** A change from a re-offer or answer; absent fields keep their value. */
@@ -84,6 +85,8 @@ export type LegUpdate = SecurityUpdate &
 export interface LegUpdateResult {
   /** Our ICE credentials after an update that carried `ice`. */
   ice?: IceCredentials;
+  /** Our a=tls-id after the update (DTLS-SRTP legs); a new value means a new association. */
+  tlsId?: string;
 }
 
 export interface LocalLeg {
@@ -94,6 +97,8 @@ export interface LocalLeg {
   fingerprint: Fingerprint;
   /** Our ICE credentials when the leg has ICE. */
   ice?: IceCredentials;
+  /** Our a=tls-id (RFC 8842) on a DTLS-SRTP leg; kept current by Pipeline.update. */
+  tlsId?: string;
 }
 
 export type DropReason =

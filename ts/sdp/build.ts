@@ -94,6 +94,8 @@ function activeSection(x: ActiveInput): string[] {
     }
     out.push(`a=setup:${plan.setup ?? 'actpass'}`);
     out.push(`a=fingerprint:${plan.fingerprintHash} ${local.fingerprint.value.toUpperCase()}`);
+    // RFC 8842: to a peer that uses tls-id, ours names our current association.
+    if (plan.remoteTlsId && local.tlsId) out.push(`a=tls-id:${local.tlsId}`);
   } else if (plan.security === 'sdes-srtp') {
     if (plan.sdesKeys.length === 0) throw new SdpError(500, 'SDES plan without keys');
     for (const k of plan.sdesKeys) out.push(formatCrypto(k));

@@ -32,7 +32,12 @@ function securityPart(plan: LegPlan): LegUpdate {
       // Before the answer to an actpass offer the role is unknown: start as
       // the DTLS server ('passive', what most answerers make us) with no
       // fingerprints; the update from the answer fixes both.
-      return { kind: 'dtls-srtp', role: plan.dtlsRole ?? 'passive', remoteFingerprints: plan.remoteFingerprints };
+      return {
+        kind: 'dtls-srtp',
+        role: plan.dtlsRole ?? 'passive',
+        remoteFingerprints: plan.remoteFingerprints,
+        ...(plan.remoteTlsId ? { remoteTlsId: plan.remoteTlsId } : {}),
+      };
     case 'sdes-srtp': {
       const k = plan.sdesKeys[0];
       if (!k) throw new SdpError(500, 'SDES plan without keys');

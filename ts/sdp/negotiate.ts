@@ -140,6 +140,7 @@ export function planAnswer(offer: ParsedSdp, policy: SecurityPolicy, opts: Answe
     plan.setup = role;
     plan.remoteFingerprints = usable;
     plan.fingerprintHash = strongestHash(usable) ?? 'sha-256';
+    if (m.tlsId) plan.remoteTlsId = m.tlsId;
   } else if (security === 'sdes-srtp') {
     if (m.cryptos.length === 0) throw notAcceptable('SDES-SRTP offer without a=crypto');
     const suites: readonly string[] = opts.sdesSuites ?? SDES_SUITES;
@@ -194,6 +195,7 @@ export function planOffer(source: ParsedSdp, security: MediaSecurity, opts: Offe
   if (security === 'dtls-srtp') {
     plan.setup = prev?.dtlsRole ?? 'actpass';
     if (prev?.dtlsRole) plan.dtlsRole = prev.dtlsRole;
+    if (prev?.remoteTlsId) plan.remoteTlsId = prev.remoteTlsId;
   } else if (security === 'sdes-srtp') {
     plan.sdesKeys = prev && prev.sdesKeys.length > 0 ? prev.sdesKeys : generateSdesKeys(opts.sdesSuites ?? SDES_SUITES);
     if (prev?.remoteSdes) plan.remoteSdes = prev.remoteSdes;
@@ -242,6 +244,7 @@ export function applyAnswer(answer: ParsedSdp, plan: LegPlan): LegPlan {
     out.dtlsRole = role;
     out.setup = role;
     out.remoteFingerprints = usable;
+    if (m.tlsId) out.remoteTlsId = m.tlsId;
   } else if (security === 'sdes-srtp') {
     if (m.cryptos.length === 0) throw notAcceptable('SDES-SRTP answer without a=crypto');
     const c = m.cryptos.find((x) => plan.sdesKeys.some((k) => k.tag === x.tag && k.suite === x.suite));

@@ -21,7 +21,11 @@ const SETUPS: readonly string[] = ['active', 'passive', 'actpass', 'holdconn'];
 interface LevelAttrs {
   fingerprints: Fingerprint[];
   setup?: SetupAttr;
+  tlsId?: string;
 }
+
+/** RFC 8842 tls-id-value: 20-255 characters of ALPHA / DIGIT / "+" / "/" / "-" / "_". */
+const TLS_ID = /^[A-Za-z0-9+/_-]{20,255}$/;
 
 /** An m-line count no audio call needs; bounds the work per offer. */
 export const MAX_MEDIA_LINES = 16;
@@ -43,6 +47,13 @@ function scanLevels(lines: string[]): LevelAttrs[] {
       // A value of the wrong length is kept: negotiation ignores it when
       // another fingerprint is usable, and names it when none is.
       cur.fingerprints.push({ hash: fp[1]!.toLowerCase(), value: fp[2]!.toUpperCase() });
+    }
+    const tid = /^a=tls-id:\s*(\S*)\s*$/i.exec(line);
+    if (tid) {
+      const v = tid[1]!;
+      if (!TLS_ID.test(v)) throw new SdpError(488, 'invalid a=tls-id (20-255 characters of A-Z a-z 0-9 + / - _)');
+      if (cur.tlsId !== undefined && cur.tlsId !== v) throw new SdpError(488, 'contradictory a=tls-id');
+      cur.tlsId = v;
     }
     const st = /^a=setup:\s*(\S*)/i.exec(line);
     if (st) {
@@ -152,6 +163,8 @@ function parseMedia(
   };
   const setup = level.setup ?? session.setup;
   if (setup) pm.setup = setup;
+  const tlsId = level.tlsId ?? session.tlsId;
+  if (tlsId) pm.tlsId = tlsId;
   // An a=rtcp port that is not a port (empty, text, out of range) is ignored:
   // RTCP then goes to the RTP port + 1 (RFC 3605 default).
   const rtcpPort = m.rtcp?.port as unknown;

@@ -52,6 +52,8 @@ export interface ParsedMedia {
   fingerprints: Fingerprint[];
   /** Effective a=setup (media over session); absent when missing or not one of the four values. */
   setup?: SetupAttr;
+  /** a=tls-id (RFC 8842; media over session): a changed value asks for a new DTLS association. */
+  tlsId?: string;
   cryptos: SdesCrypto[];
   /** In m-line format order. */
   codecs: Codec[];
@@ -124,6 +126,11 @@ export interface LegPlan {
   dtlsRole?: DtlsRole;
   /** The peer's usable fingerprints (DTLS, once known). */
   remoteFingerprints: Fingerprint[];
+  /**
+   * The peer's a=tls-id (RFC 8842), once seen. A peer that uses tls-id gets
+   * ours in every SDP toward it (the engine's, new with each association).
+   */
+  remoteTlsId?: string;
   /** SBC keys: one per suite in an offer, exactly one once negotiated. */
   sdesKeys: LocalSdesKey[];
   /** The peer's key for the negotiated suite. */

@@ -83,6 +83,8 @@ pub struct LocalLeg {
     pub fingerprint: Fingerprint,
     /// Our ICE credentials on an ICE leg (for a=ice-ufrag/a=ice-pwd).
     pub ice: Option<crate::ice::IceCredentials>,
+    /// Our a=tls-id on a DTLS-SRTP leg (changes with each new association).
+    pub tls_id: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -197,6 +199,8 @@ impl Engine {
         let [ice_a, ice_b] = ice;
         let music = self.music.read().unwrap().clone();
         let pipeline = Pipeline::new(a, b, &ctx, self.config.media_timeout, music, now).map_err(EngineError::InvalidSpec)?;
+        let tls_id = |side| pipeline.leg(side).local_tls_id().map(str::to_string);
+        let [tls_a, tls_b] = [tls_id(Side::A), tls_id(Side::B)];
         let ((pa, sa), (pb, sb)) = {
             let mut ports = self.ports.lock().unwrap();
             let first = ports.allocate().ok_or(EngineError::PortsExhausted)?;
@@ -217,12 +221,14 @@ impl Engine {
                 rtcp: SocketAddr::new(ip, pa + 1),
                 fingerprint: ctx.identity().fingerprint(hashes[0]).clone(),
                 ice: ice_a,
+                tls_id: tls_a,
             },
             LocalLeg {
                 rtp: SocketAddr::new(ip, pb),
                 rtcp: SocketAddr::new(ip, pb + 1),
                 fingerprint: ctx.identity().fingerprint(hashes[1]).clone(),
                 ice: ice_b,
+                tls_id: tls_b,
             },
         ];
         self.pipelines.lock().unwrap().insert(id, Entry { worker, ports: [pa, pb], ctx: ctx.clone() });
@@ -246,7 +252,8 @@ impl Engine {
         Ok(e.ctx.identity().fingerprint(hash).clone())
     }
 
-    pub fn update(&self, id: u64, side: Side, update: LegUpdate) -> Result<(), EngineError> {
+    /// Applies an update; returns the leg's a=tls-id afterwards (None: not DTLS).
+    pub fn update(&self, id: u64, side: Side, update: LegUpdate) -> Result<Option<String>, EngineError> {
         let worker = self.worker_of(id)?;
         let (tx, rx) = crossbeam_channel::bounded(1);
         self.workers.lock().unwrap()[worker].send(Command::Update { id, side, update, reply: tx });

@@ -91,7 +91,8 @@ impl std::fmt::Debug for SdesKey {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LegSecurity {
     Rtp,
-    DtlsSrtp { role: DtlsRole, remote_fingerprints: Vec<Fingerprint> },
+    /// `remote_tls_id`: the peer's a=tls-id (RFC 8842), when it sends one.
+    DtlsSrtp { role: DtlsRole, remote_fingerprints: Vec<Fingerprint>, remote_tls_id: Option<String> },
     /// `remote` may be unknown until the answer arrives.
     SdesSrtp { local: SdesKey, remote: Option<SdesKey> },
 }
@@ -162,6 +163,9 @@ pub struct Leg {
     ice: Option<IceAgent>,
     /// First DTLS datagram in or out of the handshake in progress (for its duration).
     handshake_started: Option<Instant>,
+    /// Our a=tls-id (RFC 8842) for the current DTLS association: new with
+    /// every association, so the SDP tells the peer when we started one.
+    local_tls_id: Option<String>,
 }
 
 impl Leg {
@@ -187,6 +191,7 @@ impl Leg {
             music: None,
             ice: spec.ice.map(IceAgent::new),
             handshake_started: None,
+            local_tls_id: None,
         };
         leg.apply_security(spec.security, dtls_ctx, now)?;
         Ok(leg)
@@ -299,11 +304,16 @@ impl Leg {
     fn apply_security(&mut self, sec: LegSecurity, ctx: &DtlsContext, now: Instant) -> Result<(), String> {
         match (&self.security, &sec) {
             (
-                LegSecurity::DtlsSrtp { role: old_role, remote_fingerprints: old_fps },
-                LegSecurity::DtlsSrtp { role, remote_fingerprints },
+                LegSecurity::DtlsSrtp { role: old_role, remote_fingerprints: old_fps, remote_tls_id: old_id },
+                LegSecurity::DtlsSrtp { role, remote_fingerprints, remote_tls_id },
             ) if self.dtls.is_some() && old_role == role => {
+                // RFC 8842 5: a peer asks for a new association by changing its
+                // tls-id, even with the same certificate.
+                let new_tls_id = matches!((old_id, remote_tls_id), (Some(a), Some(b)) if a != b);
                 let same = same_set(old_fps, remote_fingerprints);
-                if !same && (old_fps.is_empty() || remote_fingerprints.is_empty()) {
+                if new_tls_id {
+                    self.start_dtls(ctx, *role, remote_fingerprints.clone(), now)?;
+                } else if !same && (old_fps.is_empty() || remote_fingerprints.is_empty()) {
                     if let Some(d) = self.dtls.as_mut() {
                         if !remote_fingerprints.is_empty() {
                             d.set_remote_fingerprints(remote_fingerprints.clone());
@@ -313,7 +323,7 @@ impl Leg {
                     self.start_dtls(ctx, *role, remote_fingerprints.clone(), now)?;
                 }
             }
-            (_, LegSecurity::DtlsSrtp { role, remote_fingerprints }) => {
+            (_, LegSecurity::DtlsSrtp { role, remote_fingerprints, .. }) => {
                 self.start_dtls(ctx, *role, remote_fingerprints.clone(), now)?;
             }
             (_, LegSecurity::SdesSrtp { local, remote }) => {
@@ -349,7 +359,13 @@ impl Leg {
         self.dtls = Some(ep);
         self.dtls_peer = None;
         self.stats.handshakes += 1;
+        self.local_tls_id = Some(new_tls_id());
         Ok(())
+    }
+
+    /// Our a=tls-id while the leg is DTLS-SRTP.
+    pub fn local_tls_id(&self) -> Option<&str> {
+        self.dtls.as_ref().and(self.local_tls_id.as_deref())
     }
 
     /// Feeds a DTLS datagram; returns false when this leg does not take it.
@@ -577,6 +593,14 @@ fn srtp_drop(e: SrtpError) -> DropReason {
         SrtpError::SsrcLimit => DropReason::SsrcLimit,
         SrtpError::Malformed | SrtpError::Other(_) => DropReason::Malformed,
     }
+}
+
+/// 32 random characters of the RFC 8842 tls-id alphabet (base64url).
+fn new_tls_id() -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut bytes = [0u8; 32];
+    openssl::rand::rand_bytes(&mut bytes).expect("OpenSSL RNG");
+    bytes.iter().map(|b| ALPHABET[(b & 63) as usize] as char).collect()
 }
 
 fn same_set(a: &[Fingerprint], b: &[Fingerprint]) -> bool {

@@ -31,7 +31,8 @@ pub struct LegSockets {
 
 pub enum Command {
     Add { id: u64, pipeline: Box<Pipeline>, sockets: [LegSockets; 2], ctx: Arc<DtlsContext> },
-    Update { id: u64, side: Side, update: LegUpdate, reply: Sender<Result<(), String>> },
+    /// Replies with the leg's a=tls-id after the update (None: not DTLS).
+    Update { id: u64, side: Side, update: LegUpdate, reply: Sender<Result<Option<String>, String>> },
     Close { id: u64, reply: Sender<Option<PipelineStats>> },
     Stats { id: u64, reply: Sender<Option<PipelineStats>> },
     Shutdown,
@@ -320,7 +321,11 @@ impl Worker {
                     let r = match self.find(id) {
                         Some(i) => {
                             let r = self
-                                .guard(i, |slot, out| slot.pipeline.update(side, update, &slot.ctx, now, out))
+                                .guard(i, |slot, out| {
+                                    slot.pipeline
+                                        .update(side, update, &slot.ctx, now, out)
+                                        .map(|()| slot.pipeline.leg(side).local_tls_id().map(str::to_string))
+                                })
                                 .unwrap_or_else(|| Err(format!("pipeline {id} failed")));
                             self.track_music(i);
                             r

@@ -127,12 +127,13 @@ fn security(
     kind: &str,
     role_s: Option<&str>,
     fps: &Option<Vec<FingerprintJs>>,
+    tls_id: &Option<String>,
     local: &Option<SdesKeyJs>,
     remote: &Option<SdesKeyJs>,
 ) -> Result<LegSecurity, String> {
     match kind {
         "rtp" => Ok(LegSecurity::Rtp),
-        "dtls-srtp" => Ok(LegSecurity::DtlsSrtp { role: role(role_s)?, remote_fingerprints: fingerprints(fps)? }),
+        "dtls-srtp" => Ok(LegSecurity::DtlsSrtp { role: role(role_s)?, remote_fingerprints: fingerprints(fps)?, remote_tls_id: tls_id.clone() }),
         "sdes-srtp" => {
             let local = local.as_ref().ok_or("sdes-srtp leg needs localKey")?;
             Ok(LegSecurity::SdesSrtp { local: sdes_key(local)?, remote: remote.as_ref().map(sdes_key).transpose()? })
@@ -181,7 +182,7 @@ pub fn ice_credentials(c: &IceCredentials) -> IceCredentialsJs {
 pub fn leg_spec(s: LegSpecJs) -> Result<LegSpec, String> {
     Ok(LegSpec {
         ice: ice(s.ice)?,
-        security: security(&s.kind, s.role.as_deref(), &s.remote_fingerprints, &s.local_key, &s.remote_key)?,
+        security: security(&s.kind, s.role.as_deref(), &s.remote_fingerprints, &s.remote_tls_id, &s.local_key, &s.remote_key)?,
         remote_rtp: addr(&s.remote_address, s.remote_port)?,
         remote_rtcp: addr(&s.remote_address, s.remote_rtcp_port)?,
         rtcp_mux: s.rtcp_mux.unwrap_or(false),
@@ -200,7 +201,7 @@ pub fn leg_update(u: LegUpdateJs) -> Result<LegUpdate, String> {
         None => None,
     };
     let security = match &u.kind {
-        Some(k) => Some(security(k, u.role.as_deref(), &u.remote_fingerprints, &u.local_key, &u.remote_key)?),
+        Some(k) => Some(security(k, u.role.as_deref(), &u.remote_fingerprints, &u.remote_tls_id, &u.local_key, &u.remote_key)?),
         None => None,
     };
     let music = match u.music.as_deref() {
@@ -232,6 +233,7 @@ fn local(l: &LocalLeg) -> LocalLegJs {
         rtcp_port: l.rtcp.port() as u32,
         fingerprint: fingerprint(&l.fingerprint),
         ice: l.ice.as_ref().map(ice_credentials),
+        tls_id: l.tls_id.clone(),
     }
 }
 

@@ -106,8 +106,8 @@ impl NativeMediaEngine {
         let side = convert::side(&side).map_err(bad)?;
         let u = convert::leg_update(update).map_err(bad)?;
         let ice = u.ice.as_ref().map(|p| convert::ice_credentials(&p.local));
-        self.engine.update(id as u64, side, u).map_err(js_err)?;
-        Ok(LegUpdateResultJs { ice })
+        let tls_id = self.engine.update(id as u64, side, u).map_err(js_err)?;
+        Ok(LegUpdateResultJs { ice, tls_id })
     }
 
     /// Our fingerprint for a live pipeline, in the given hash.

@@ -89,6 +89,8 @@ pub struct LegSpecJs {
     /// dtls-srtp: our role, 'active' (DTLS client) or 'passive' (server).
     pub role: Option<String>,
     pub remote_fingerprints: Option<Vec<FingerprintJs>>,
+    /// dtls-srtp: the peer's a=tls-id (RFC 8842); a changed value starts a new association.
+    pub remote_tls_id: Option<String>,
     /// sdes-srtp: the key we send with and the one the peer sends with.
     pub local_key: Option<SdesKeyJs>,
     pub remote_key: Option<SdesKeyJs>,
@@ -116,6 +118,8 @@ pub struct LegUpdateJs {
     pub kind: Option<String>,
     pub role: Option<String>,
     pub remote_fingerprints: Option<Vec<FingerprintJs>>,
+    /// dtls-srtp: the peer's a=tls-id (RFC 8842); a changed value starts a new association.
+    pub remote_tls_id: Option<String>,
     pub local_key: Option<SdesKeyJs>,
     pub remote_key: Option<SdesKeyJs>,
     /// Music on hold toward this leg: 'pcmu' or 'pcma' plays, 'off' stops.
@@ -129,6 +133,8 @@ pub struct LegUpdateJs {
 pub struct LegUpdateResultJs {
     /// Our ICE credentials after the update (when it carried `ice`).
     pub ice: Option<IceCredentialsJs>,
+    /// Our a=tls-id after the update (DTLS-SRTP legs; a new value = a new association).
+    pub tls_id: Option<String>,
 }
 
 #[napi(object)]
@@ -139,6 +145,8 @@ pub struct LocalLegJs {
     pub fingerprint: FingerprintJs,
     /// Our ICE credentials on an ICE leg.
     pub ice: Option<IceCredentialsJs>,
+    /// Our a=tls-id (DTLS-SRTP legs).
+    pub tls_id: Option<String>,
 }
 
 #[napi(object)]

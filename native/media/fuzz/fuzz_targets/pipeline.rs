@@ -45,8 +45,8 @@ fn security(code: u8) -> LegSecurity {
     match code % 4 {
         0 => LegSecurity::Rtp,
         1 => LegSecurity::SdesSrtp { local: sdes(1, SrtpProfile::AesCm128HmacSha1_80), remote: Some(sdes(2, SrtpProfile::AesCm128HmacSha1_80)) },
-        2 => LegSecurity::DtlsSrtp { role: DtlsRole::Server, remote_fingerprints: vec![] },
-        _ => LegSecurity::DtlsSrtp { role: DtlsRole::Client, remote_fingerprints: vec![] },
+        2 => LegSecurity::DtlsSrtp { role: DtlsRole::Server, remote_fingerprints: vec![], remote_tls_id: None },
+        _ => LegSecurity::DtlsSrtp { role: DtlsRole::Client, remote_fingerprints: vec![], remote_tls_id: None },
     }
 }
 

@@ -243,7 +243,7 @@ fn feed(p: &mut Pipeline, side: Side, src: SocketAddr, data: &[u8], now: Instant
 
 fn ice_dtls_spec(peer_fp: crate::fingerprint::Fingerprint) -> LegSpec {
     LegSpec {
-        security: LegSecurity::DtlsSrtp { role: DtlsRole::Server, remote_fingerprints: vec![peer_fp] },
+        security: LegSecurity::DtlsSrtp { role: DtlsRole::Server, remote_fingerprints: vec![peer_fp], remote_tls_id: None },
         remote_rtp: Some("127.0.0.1:9".parse().unwrap()),
         remote_rtcp: None,
         rtcp_mux: true,
@@ -307,6 +307,7 @@ fn ice_leg_sends_dtls_and_media_only_to_the_nominated_pair_and_restart_keeps_dtl
         security: Some(LegSecurity::DtlsSrtp {
             role: DtlsRole::Server,
             remote_fingerprints: vec![browser.identity().fingerprint(HashAlg::Sha256).clone()],
+            remote_tls_id: None,
         }),
         ice: Some(IceParams { local: creds("NeWl", "newlocalpassword0123456"), remote: Some(creds("NeWr", "newremotepassword012345")) }),
         ..LegUpdate::default()
