@@ -18,6 +18,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const http = require('node:http');
+const { renderScenario } = require('../test/helpers/sipp');
 
 const root = path.resolve(__dirname, '..');
 const args = process.argv.slice(2);
@@ -123,64 +124,18 @@ async function snapshot(sbcPid) {
   };
 }
 
+/** A caller that sends PCMU RTP for the whole run (sipp's rtp_stream), then BYE. */
 function longCallScenario() {
-  // A caller that sends PCMU RTP for the whole run (sipp's rtp_stream), then BYE.
   const wav = path.join(work, 'tone.wav');
   require(path.join(root, 'test', 'helpers', 'wav.js')).writeToneUlawWav(wav, { freq: 440, seconds: 10 });
-  const xml = `<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="soak-long-uac">
-  <send retrans="500"><![CDATA[
-INVITE sip:long@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: soak <sip:soak@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-To: <sip:long@[remote_ip]:[remote_port]>
-Call-ID: [call_id]
-CSeq: 1 INVITE
-Contact: <sip:soak@[local_ip]:[local_port]>
-Max-Forwards: 70
-Content-Type: application/sdp
-Content-Length: [len]
-
-v=0
-o=- 1 1 IN IP4 [local_ip]
-s=-
-c=IN IP4 [local_ip]
-t=0 0
-m=audio [auto_media_port] RTP/AVP 0
-a=rtpmap:0 PCMU/8000
-]]></send>
-  <recv response="100" optional="true"/>
-  <recv response="180" optional="true"/>
-  <recv response="200" rtd="true"/>
-  <send><![CDATA[
-ACK sip:long@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: soak <sip:soak@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-[last_To:]
-Call-ID: [call_id]
-CSeq: 1 ACK
-Contact: <sip:soak@[local_ip]:[local_port]>
-Max-Forwards: 70
-Content-Length: 0
-]]></send>
-  <nop><action><exec rtp_stream="${wav},-1,0"/></action></nop>
-  <pause milliseconds="${Math.round(minutes * 60000)}"/>
-  <send retrans="500"><![CDATA[
-BYE sip:long@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: soak <sip:soak@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-[last_To:]
-Call-ID: [call_id]
-CSeq: 2 BYE
-Contact: <sip:soak@[local_ip]:[local_port]>
-Max-Forwards: 70
-Content-Length: 0
-]]></send>
-  <recv response="200"/>
-</scenario>`;
-  const file = path.join(work, 'soak-long-uac.xml');
-  fs.writeFileSync(file, xml);
-  return file;
+  const sdp = ['v=0', 'o=- 1 1 IN IP4 [local_ip]', 's=-', 'c=IN IP4 [local_ip]', 't=0 0', 'm=audio [auto_media_port] RTP/AVP 0', 'a=rtpmap:0 PCMU/8000']
+    .map((l) => `      ${l}`)
+    .join('\n');
+  return renderScenario(path.join(root, 'test', 'b2bua', 'scenarios', 'uac-bye.xml'), {
+    SDP: sdp,
+    TALK_MS: Math.round(minutes * 60000),
+    AFTER_ACK: `<nop><action><exec rtp_stream="${wav},-1,0"/></action></nop>`,
+  }, work);
 }
 
 async function main() {
@@ -190,7 +145,7 @@ async function main() {
   const longUas = sipp(['-sn', 'uas', '-i', '127.0.0.1', '-p', String(PORTS.longUas), '-rtp_echo'], 'long-uas');
   for (let i = 0; i < 100 && !(await scrape()); i++) await sleep(100);
 
-  const long = longCalls > 0 ? sipp(['127.0.0.1:' + PORTS.in, '-sf', longCallScenario(), '-i', '127.0.0.1', '-p', '0', '-m', String(longCalls), '-l', String(longCalls), '-r', String(longCalls), '-mp', '24000'], 'long') : null;
+  const long = longCalls > 0 ? sipp(['127.0.0.1:' + PORTS.in, '-sf', longCallScenario(), '-s', 'long', '-i', '127.0.0.1', '-p', '0', '-m', String(longCalls), '-l', String(longCalls), '-r', String(longCalls), '-mp', '24000'], 'long') : null;
   const totalCalls = Math.round(cps * minutes * 60);
   const short = sipp(['127.0.0.1:' + PORTS.in, '-sn', 'uac', '-i', '127.0.0.1', '-p', '0', '-r', String(cps), '-m', String(totalCalls), '-d', String(holdMs), '-l', String(cps * Math.ceil(holdMs / 1000 + 2) * 2), '-recv_timeout', '10000', '-mp', '23000'], 'short');
 
