@@ -11,6 +11,10 @@
 //     [--suites AES_CM_128_HMAC_SHA1_80,AEAD_AES_128_GCM] [--relays trivial,esbc,rtpengine]
 //     [--gen-threads 1] [--gen-cpus 0] [--relay-cpu 1] [--sockets 8] [--handshakes 300]
 //     [--nice -10]  (run relays and generator niced: the machine is shared)
+//     [--rounds 3]  (odd; every step is measured this many times, relays alternating;
+//                    the summary takes each relay's median round, and a step is
+//                    sustained only if every round was: one 10 s window on a
+//                    shared VM varies by about 10 %)
 //     [--readme]   (also rewrite the results section of bench/README.md)
 const fs = require('node:fs');
 const os = require('node:os');
@@ -38,6 +42,7 @@ const o = {
   relayCpu: opt('relay-cpu', '1') === 'none' ? undefined : Number(opt('relay-cpu', '1')),
   sockets: Number(opt('sockets', 8)),
   handshakes: Number(opt('handshakes', 300)),
+  rounds: Math.max(1, Number(opt('rounds', 3))) | 1, // odd, so the median is a measured round
   nice: Number(opt('nice', 0)),
   portMin: 50000,
   portMax: 59999,
@@ -71,19 +76,25 @@ async function main() {
   };
   let flip = false;
   for (const suite of o.suites) {
-    for (const calls of o.calls) {
-      const order = flip ? [...o.relays].reverse() : o.relays;
-      flip = !flip;
-      for (const r of order) {
-        const f = await measure(r, calls, suite);
-        results.runs.push(f);
-        console.error(`[bench:media] ${suite} ${calls} calls ${r}: ${report.oneLine(f)}`);
+    for (let round = 1; round <= o.rounds; round++) {
+      for (const calls of o.calls) {
+        const order = flip ? [...o.relays].reverse() : o.relays;
+        flip = !flip;
+        for (const r of order) {
+          const f = { ...(await measure(r, calls, suite)), round };
+          results.runs.push(f);
+          console.error(`[bench:media] ${suite} round ${round} ${calls} calls ${r}: ${report.oneLine(f)}`);
+        }
       }
     }
   }
   if (o.handshakes > 0) {
-    results.dtls = await handshakeRun(o.handshakes, { portMin: o.portMin, portMax: o.portMax });
-    console.error(`[bench:media] DTLS: ${results.dtls.handshakesPerCpuSecond} handshakes per CPU-second`);
+    const runs = [];
+    for (let round = 1; round <= o.rounds; round++) {
+      runs.push(await handshakeRun(o.handshakes, { portMin: o.portMin, portMax: o.portMax }));
+      console.error(`[bench:media] DTLS round ${round}: ${runs[runs.length - 1].handshakesPerCpuSecond} handshakes per CPU-second`);
+    }
+    results.dtls = report.dtlsSummary(runs);
   }
   results.loadAverageEnd = os.loadavg();
   results.summary = report.summarize(results);
