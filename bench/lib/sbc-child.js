@@ -4,6 +4,7 @@
 // (next hop: the callee). Prints {sipListen, pid, sipPid} as one JSON line;
 // stops when stdin closes.
 //   node bench/lib/sbc-child.js '{"inSecurity":"rtp","nextHop":"sip:127.0.0.1:5090","portMin":50000,"portMax":59999}'
+// (optional: "logLevel":"warn", "metricsPort":9090 for /metrics while investigating)
 const path = require('node:path');
 const { startSbc, validateConfig, createLogger } = require(path.resolve(__dirname, '../../dist'));
 
@@ -20,6 +21,7 @@ async function main() {
     ],
     routes: [{ from: 'in', to: 'out' }],
     log: { level: o.logLevel || 'fatal' },
+    ...(o.metricsPort ? { metrics: { port: o.metricsPort } } : {}),
   });
   const sbc = await startSbc(config, createLogger(o.logLevel || 'fatal'));
   process.stdout.write(JSON.stringify({ sipListen: sbc.sipListen, pid: process.pid, sipPid: sbc.sipEngine?.pid }) + '\n');

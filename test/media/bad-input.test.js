@@ -155,3 +155,23 @@ test('port exhaustion is reported as PortsExhausted (maps to 503)', () => {
     engine.shutdown();
   }
 });
+
+test('a stray DTLS alert before the handshake does not take the association: the real client still connects', async (t) => {
+  const engine = new MediaEngine({ portMin: 45800, portMax: 45899, workers: 1, mediaTimeoutSecs: 0, retransmitInitialMs: 200 });
+  t.after(() => engine.shutdown());
+  const fp = engine.currentFingerprint('sha-256');
+  const server = engine.createPipeline({ a: { kind: 'dtls-srtp', role: 'passive', remoteFingerprints: [fp] }, b: { kind: 'rtp' } });
+  // What a previous user of this port would still get: an encrypted alert
+  // record (epoch 1) such as a late close_notify, from another address.
+  const stray = await udpSocket();
+  t.after(() => stray.close());
+  const alert = Buffer.concat([Buffer.from([21, 0xfe, 0xfd, 0, 1, 0, 0, 0, 0, 0, 7, 0, 26]), crypto.randomBytes(26)]);
+  await stray.sendTo(alert, server.local.a.rtpPort);
+  await waitUntil(() => server.stats().a.drops.unexpected_dtls === 1, 3000, 'the stray alert dropped');
+  const client = engine.createPipeline({
+    a: { kind: 'rtp' },
+    b: { kind: 'dtls-srtp', role: 'active', remoteFingerprints: [fp], remoteAddress: '127.0.0.1', remotePort: server.local.a.rtpPort },
+  });
+  await waitUntil(() => server.stats().a.dtlsState === 'connected' && client.stats().b.dtlsState === 'connected', 5000, 'the real client connected');
+  assert.equal(server.stats().a.drops.wrong_source, 0, 'nothing of the real client was dropped');
+});

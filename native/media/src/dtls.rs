@@ -621,6 +621,12 @@ fn well_formed_records(d: &[u8]) -> bool {
     off == d.len() && !d.is_empty()
 }
 
+/// Whether a datagram starts with a plaintext (epoch 0) handshake record,
+/// the only kind that can begin a DTLS association.
+pub fn opens_association(d: &[u8]) -> bool {
+    d.len() >= 13 && d[0] == 22 && d[3] == 0 && d[4] == 0
+}
+
 /// Datagrams of only encrypted records accepted during a handshake.
 const MAX_EARLY_ENCRYPTED: u32 = 16;
 

@@ -398,6 +398,15 @@ impl Leg {
             }
             Some(_) => {}
             None => {
+                // Only a datagram that can open an association (a plaintext
+                // handshake record: ClientHello, HelloVerifyRequest,
+                // ServerHello) picks the peer. A stray alert or encrypted
+                // record (e.g. a late close_notify aimed at the previous user
+                // of this port) must not lock the real peer out.
+                if !crate::dtls::opens_association(data) {
+                    self.stats.drop(DropReason::UnexpectedDtls);
+                    return false;
+                }
                 if let Some(latched) = self.latched_rtp {
                     if latched != src {
                         self.stats.drop(DropReason::WrongSource);
