@@ -9,7 +9,7 @@ const assert = require('node:assert');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { execFileSync } = require('node:child_process');
+const { selfSignedCert } = require('../helpers/certs');
 const { startTestSbc } = require('../helpers/sbc');
 const { parseMessageLog } = require('../helpers/sipp');
 const { spawnTracked, stopChild, trackTempDir } = require('../helpers/procs');
@@ -20,10 +20,7 @@ const h = require('../helpers/b2bua');
 const MEDIA = { portMin: 49000, portMax: 49499 };
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'esbc-dtls-mismatch-'));
 trackTempDir(dir);
-const CERT = path.join(dir, 'c.pem');
-const KEY = path.join(dir, 'k.pem');
-execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=caller', '-keyout', KEY, '-out', CERT], { stdio: 'ignore' });
-const REAL_FP = /Fingerprint=(\S+)/.exec(execFileSync('openssl', ['x509', '-noout', '-fingerprint', '-sha256', '-in', CERT], { encoding: 'utf8' }))[1];
+const { cert: CERT, key: KEY, fingerprint: REAL_FP } = selfSignedCert(dir, { cn: 'caller' });
 const TONE = writeToneUlawWav(path.join(dir, 'tone.wav'), { freq: 880, seconds: 5 });
 
 /** The caller's DTLS offer: setup:active (the caller is the DTLS client) with `fingerprint`. */

@@ -12,7 +12,7 @@ const assert = require('node:assert');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { execFileSync } = require('node:child_process');
+const { selfSignedCert } = require('../helpers/certs');
 const { startTestSbc } = require('../helpers/sbc');
 const { parseMessageLog } = require('../helpers/sipp');
 const { waitUntil } = require('../helpers/udp');
@@ -232,9 +232,8 @@ test('the callee rejects the hold re-INVITE (488): the caller gets 488 with Reas
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'esbc-hold-'));
 trackTempDir(dir);
 const certs = [1, 2].map((n) => {
-  const [cert, key] = [path.join(dir, `c${n}.pem`), path.join(dir, `k${n}.pem`)];
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', `/CN=caller${n}`, '-keyout', key, '-out', cert], { stdio: 'ignore' });
-  return { cert, key, fp: /Fingerprint=(\S+)/.exec(execFileSync('openssl', ['x509', '-noout', '-fingerprint', '-sha256', '-in', cert], { encoding: 'utf8' }))[1] };
+  const c = selfSignedCert(dir, { cn: `caller${n}`, name: `caller${n}` });
+  return { ...c, fp: c.fingerprint };
 });
 const dtlsOffer = (fp) => h.offers.seed({ fingerprint: `a=fingerprint:sha-256 ${fp}` }).map((l) => l.replace('127.0.0.3', '127.0.0.1'));
 

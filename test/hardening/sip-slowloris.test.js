@@ -9,8 +9,8 @@ const assert = require('node:assert');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { selfSignedCert } = require('../helpers/certs');
 const tls = require('node:tls');
-const { execFileSync } = require('node:child_process');
 const { startTestSbc } = require('../helpers/sbc');
 const { runSipp, startSipp } = require('../helpers/sipp');
 const raw = require('./sip-raw');
@@ -92,9 +92,7 @@ test('TCP slowloris: per-source connection limit, first-message and partial-mess
 test('TLS slowloris: handshaken connections that never complete a message are closed; a full request is answered', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'esbc-slow-tls-'));
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const cert = path.join(dir, 'cert.pem');
-  const key = path.join(dir, 'key.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=esbc-test'], { stdio: 'ignore' });
+  const { cert, key } = selfSignedCert(dir, { cn: 'esbc-test' });
   const sbc = await startTestSbc({
     realms: [
       { name: 'in', security: 'rtp', transport: 'tls' },

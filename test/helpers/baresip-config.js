@@ -2,7 +2,7 @@
 // Builds one baresip instance's config directory from test/fixtures/baresip/*.tmpl.
 const fs = require('node:fs');
 const path = require('node:path');
-const { execFileSync } = require('node:child_process');
+const { selfSignedCert } = require('./certs');
 const { writeToneWav } = require('./wav');
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'baresip');
@@ -39,12 +39,9 @@ function blockEncDumps(recDir, lifetimeSec) {
 
 /** Self-signed cert+key in one PEM, as baresip's sip_certificate wants. */
 function makeCert(dir, cn) {
-  const key = path.join(dir, 'key.pem');
-  const crt = path.join(dir, 'crt.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-keyout', key, '-out', crt, '-days', '2', '-subj', `/CN=${cn}`], { stdio: 'ignore' });
+  const { cert, key } = selfSignedCert(dir, { cn, name: 'sip' });
   const pem = path.join(dir, 'sip-cert.pem');
-  fs.writeFileSync(pem, fs.readFileSync(crt, 'utf8') + fs.readFileSync(key, 'utf8'));
+  fs.writeFileSync(pem, fs.readFileSync(cert, 'utf8') + fs.readFileSync(key, 'utf8'));
   return pem;
 }
 

@@ -3,18 +3,14 @@
 // hand-written OPTIONS and an INVITE to the engine's TLS listener.
 const test = require('node:test');
 const assert = require('node:assert');
-const { spawn, execFileSync } = require('node:child_process');
-const path = require('node:path');
+const { spawn } = require('node:child_process');
+const { selfSignedCert } = require('../helpers/certs');
 const { setup, tmpDir, SDP } = require('./helpers');
 
-function makeCert() {
-  const dir = tmpDir('esbc-tls-');
-  const cert = path.join(dir, 'cert.pem');
-  const key = path.join(dir, 'key.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1'], { stdio: 'ignore' });
+const makeCert = () => {
+  const { cert, key } = selfSignedCert(tmpDir('esbc-tls-'));
   return { cert, key };
-}
+};
 
 /** Send `text` through openssl s_client and collect what comes back until `until` matches. */
 function sClient(port, text, until, ms = 5000) {

@@ -7,19 +7,14 @@
 // and a BYE toward a browser whose socket is gone failing at once.
 const test = require('node:test');
 const assert = require('node:assert');
-const { execFileSync } = require('node:child_process');
-const path = require('node:path');
 const WebSocket = require('ws');
+const { selfSignedCert } = require('../helpers/certs');
 const { setup, tmpDir, SDP, delay } = require('./helpers');
 
-function makeCert() {
-  const dir = tmpDir('esbc-wss-');
-  const cert = path.join(dir, 'cert.pem');
-  const key = path.join(dir, 'key.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1'], { stdio: 'ignore' });
+const makeCert = () => {
+  const { cert, key } = selfSignedCert(tmpDir('esbc-wss-'));
   return { cert, key };
-}
+};
 
 /** A WebSocket client that queues incoming SIP messages; `next(re)` waits for one matching. */
 async function connect(url, opts = {}) {

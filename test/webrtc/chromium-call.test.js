@@ -16,6 +16,7 @@ const assert = require('node:assert');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { selfSignedCert } = require('../helpers/certs');
 const chromium = require('../helpers/chromium');
 const { writeToneWav } = require('../helpers/wav');
 const { toneReport } = require('../helpers/goertzel');
@@ -23,7 +24,6 @@ const { startBaresip } = require('../helpers/baresip');
 const { startTestSbc } = require('../helpers/sbc');
 const { assertReleased } = require('../helpers/b2bua');
 const { waitUntil } = require('../helpers/udp');
-const { execFileSync } = require('node:child_process');
 
 // Media ports: 57200-57299 for the ws call, 57300-57399 for the wss call.
 
@@ -42,14 +42,11 @@ async function waitStats(page, pred, timeoutMs, what) {
 const count = (stats, dir, transport, method, status = '') =>
   stats.messages.filter((m) => m.direction === dir && m.transport === transport && m.method === method && m.status === status).reduce((a, m) => a + m.count, 0);
 
-/** A self-signed P-256 certificate for 127.0.0.1 in `dir`. */
-function makeCert(dir) {
-  const cert = path.join(dir, 'cert.pem');
-  const key = path.join(dir, 'key.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+/** A self-signed P-256 certificate for 127.0.0.1 (IP subjectAltName) in `dir`. */
+const makeCert = (dir) => {
+  const { cert, key } = selfSignedCert(dir);
   return { cert, key };
-}
+};
 
 async function browserCall(t, transport, portMin) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'esbc-webrtc-call-'));
