@@ -21,7 +21,7 @@ const report = require('./lib/report');
 const args = process.argv.slice(2);
 const opt = (name, dflt) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : dflt; };
 const stepSeconds = Number(opt('--step-seconds', '5'));
-const rates = opt('--rates', '100,200,400,700,1000,1500,2000,3000,4000').split(',').map(Number);
+const rates = opt('--rates', '100,200,400,700,1000,1500,2000,3000,4000,5000,6000').split(',').map(Number);
 const dtlsRates = opt('--dtls-rates', '50,100,200,300,400,600,800,1000').split(',').map(Number);
 const MEDIA = { portMin: 50000, portMax: 59999 };
 // sipp binds a control socket (0.0.0.0:8888 by default) and a media socket:
