@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use openssl::error::ErrorStack;
 use openssl::hash::MessageDigest;
-use openssl::pkey::PKey;
+use openssl::pkey::{PKey, Private};
 use openssl::sign::Signer;
 use openssl::ssl::{
     ErrorCode, Ssl, SslContext, SslContextBuilder, SslMethod, SslOptions, SslStream, SslVerifyMode, SslVersion,
@@ -201,16 +201,17 @@ impl DtlsContext {
         unsafe { openssl_sys::SSL_CTX_ctrl(b.as_ptr(), SSL_CTRL_SET_MAX_CERT_LIST, MAX_CERT_LIST, std::ptr::null_mut()) };
         if config.cookie_exchange {
             b.set_options(SslOptions::COOKIE_EXCHANGE);
-            let secret: Arc<[u8; 32]> = Arc::new(random_bytes());
+            // One HMAC key per context (building it per cookie doubled the cost).
+            let secret: Arc<PKey<Private>> = Arc::new(PKey::hmac(&random_bytes::<32>())?);
             let gen_secret = secret.clone();
             b.set_cookie_generate_cb(move |ssl, out| {
-                let mac = cookie_mac(&gen_secret[..], &peer_of(ssl))?;
+                let mac = cookie_mac(&gen_secret, &peer_of(ssl))?;
                 let n = mac.len().min(out.len());
                 out[..n].copy_from_slice(&mac[..n]);
                 Ok(n)
             });
             b.set_cookie_verify_cb(move |ssl, cookie| {
-                match cookie_mac(&secret[..], &peer_of(ssl)) {
+                match cookie_mac(&secret, &peer_of(ssl)) {
                     Ok(mac) => cookie.len() == mac.len() && openssl::memcmp::eq(cookie, &mac),
                     Err(_) => false,
                 }
@@ -238,9 +239,8 @@ fn peer_of(ssl: &openssl::ssl::SslRef) -> Vec<u8> {
     ssl.ex_data(peer_addr_index()).map(|p| p.lock().unwrap_or_else(|e| e.into_inner()).clone()).unwrap_or_default()
 }
 
-fn cookie_mac(secret: &[u8], peer: &[u8]) -> Result<Vec<u8>, ErrorStack> {
-    let key = PKey::hmac(secret)?;
-    let mut signer = Signer::new(MessageDigest::sha256(), &key)?;
+fn cookie_mac(key: &PKey<Private>, peer: &[u8]) -> Result<Vec<u8>, ErrorStack> {
+    let mut signer = Signer::new(MessageDigest::sha256(), key)?;
     signer.update(peer)?;
     let mut mac = signer.sign_to_vec()?;
     mac.truncate(20);
