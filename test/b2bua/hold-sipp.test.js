@@ -244,6 +244,21 @@ function dtlsClient(t, port, c) {
   return child;
 }
 
+/**
+ * Once the callee's RTP reaches the SBC, the caller's first DTLS handshake
+ * (openssl s_client with certs[0], kept in `clients`). Returns the call's
+ * stats getter, its caller-side dtls-connected events and the caller port.
+ */
+async function firstHandshake(t, call, events, clients) {
+  const st = () => call.pipeline.stats();
+  const connected = () => events.filter((e) => e.type === 'dtls-connected' && e.side === 'a');
+  const port = call.pipeline.local.a.rtpPort;
+  await waitUntil(() => st().b.packetsIn >= 5, 20000, "the callee's RTP reaches the SBC");
+  clients.push(dtlsClient(t, port, certs[0]));
+  await waitUntil(() => connected().length === 1, 20000, `first handshake (events ${JSON.stringify(events)})`);
+  return { st, connected, port };
+}
+
 test('re-INVITE with a new caller fingerprint (same setup): exactly one new handshake, SBC fingerprint unchanged, media continues', async (t) => {
   const tone = writeToneUlawWav(path.join(dir, 'tone.wav'), { freq: 880, seconds: 5 });
   const clients = [];
@@ -255,12 +270,7 @@ test('re-INVITE with a new caller fingerprint (same setup): exactly one new hand
     uac: s.go() + s.request('uac', 'INVITE', 2, dtlsOffer(certs[1].fp)) + s.go() + s.bye('uac', 3),
     uas: s.answer('uas', 'INVITE', h.answers.rtp({ codecs: '0', address: '127.0.0.1' })),
     during: async ({ call, events, go }) => {
-      const st = () => call.pipeline.stats();
-      const connected = () => events.filter((e) => e.type === 'dtls-connected' && e.side === 'a');
-      const port = call.pipeline.local.a.rtpPort;
-      await waitUntil(() => st().b.packetsIn >= 5, 20000, "the callee's RTP reaches the SBC");
-      clients.push(dtlsClient(t, port, certs[0]));
-      await waitUntil(() => connected().length === 1, 20000, `first handshake (events ${JSON.stringify(events)})`);
+      const { st, connected, port } = await firstHandshake(t, call, events, clients);
       let out = st().a.packetsOut;
       await waitUntil(() => st().a.packetsOut >= out + 10, 20000, 'SRTP toward the caller');
       assert.equal(st().a.handshakes, 1);
@@ -306,12 +316,7 @@ test('RFC 8842 tls-id: hold keeps the association and our tls-id; a new caller t
     uac: s.go() + s.request('uac', 'INVITE', 2, offerWith(T1, 'sendonly')) + s.request('uac', 'INVITE', 3, offerWith(T2, 'sendrecv')) + s.go() + s.bye('uac', 4),
     uas: s.answer('uas', 'INVITE', withDir(callee, 'recvonly')) + s.answer('uas', 'INVITE', withDir(callee, 'sendrecv')),
     during: async ({ call, events, go }) => {
-      const st = () => call.pipeline.stats();
-      const connected = () => events.filter((e) => e.type === 'dtls-connected' && e.side === 'a');
-      const port = call.pipeline.local.a.rtpPort;
-      await waitUntil(() => st().b.packetsIn >= 5, 20000, "the callee's RTP reaches the SBC");
-      clients.push(dtlsClient(t, port, certs[0]));
-      await waitUntil(() => connected().length === 1, 20000, `first handshake (events ${JSON.stringify(events)})`);
+      const { st, connected, port } = await firstHandshake(t, call, events, clients);
       await go(1); // hold (same tls-id), then the re-key (new tls-id, same certificate)
       await waitUntil(() => call.a.plan.remoteTlsId === T2, 20000, 'the re-key re-INVITE applied');
       assert.equal(st().a.handshakes, 2, 'the hold started nothing; the new tls-id started one new handshake');

@@ -69,13 +69,11 @@ export async function relayReinvite(
       method === 'UPDATE' ? await sendUpdate(target, reoffer.sdp) : await modifyWithGlareRetry(target, reoffer.sdp, to === 'b', log);
     const answer = parseSdp(answerSdp);
     planTo = applyAnswer(answer, planTo);
-    let reply = buildAnswer(offer, answer, planFrom, call.local(from), fromLeg.origin); // checks before the pipeline changes
-    const tlsIdBefore = call.local(from).tlsId;
     call.pipeline.update(to, legUpdateFor(planTo, answer));
     call.pipeline.update(from, legUpdateFor(planFrom, offer));
-    // A new DTLS association (the peer changed its tls-id, RFC 8842) has a new
-    // tls-id of ours: the answer must carry that one.
-    if (call.local(from).tlsId !== tlsIdBefore) reply = buildAnswer(offer, answer, planFrom, call.local(from), fromLeg.origin);
+    // Built after the update: a new DTLS association (RFC 8842 tls-id) comes
+    // with a new tls-id of ours, which the answer must carry.
+    const reply = buildAnswer(offer, answer, planFrom, call.local(from), fromLeg.origin);
     Object.assign(toLeg, { plan: planTo, origin: reoffer.origin, remote: answer });
     Object.assign(fromLeg, { plan: planFrom, origin: reply.origin, remote: offer });
     res.send(200, { body: reply.sdp });

@@ -229,6 +229,12 @@ impl DtlsContext {
     }
 }
 
+/// 32 random characters of the RFC 8842 tls-id alphabet (base64url).
+fn new_tls_id() -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    random_bytes::<32>().iter().map(|b| ALPHABET[(b & 63) as usize] as char).collect()
+}
+
 fn random_bytes<const N: usize>() -> [u8; N] {
     let mut b = [0u8; N];
     openssl::rand::rand_bytes(&mut b).expect("OpenSSL RNG");
@@ -298,6 +304,9 @@ pub struct DtlsEndpoint {
     /// Datagrams of only encrypted (epoch > 0) records seen while handshaking,
     /// and whether the peer's ChangeCipherSpec has arrived.
     early_encrypted: u32,
+    /// Our a=tls-id (RFC 8842): one per association, so the SDP tells the
+    /// peer when we started a new one.
+    tls_id: String,
     peer_ccs: bool,
 }
 
@@ -354,6 +363,7 @@ impl DtlsEndpoint {
             peer_addr,
             deadline: now + ctx.config.handshake_timeout,
             events: VecDeque::new(),
+            tls_id: new_tls_id(),
             profiles: ctx.config.profiles.clone(),
             scratch: vec![0u8; 2048],
             malformed: 0,
@@ -420,6 +430,10 @@ impl DtlsEndpoint {
         io.incoming.push_back(data.to_vec());
         self.drive();
         self.check_deadline(now);
+    }
+
+    pub fn tls_id(&self) -> &str {
+        &self.tls_id
     }
 
     pub fn poll_datagram(&mut self) -> Option<Vec<u8>> {

@@ -163,9 +163,6 @@ pub struct Leg {
     ice: Option<IceAgent>,
     /// First DTLS datagram in or out of the handshake in progress (for its duration).
     handshake_started: Option<Instant>,
-    /// Our a=tls-id (RFC 8842) for the current DTLS association: new with
-    /// every association, so the SDP tells the peer when we started one.
-    local_tls_id: Option<String>,
 }
 
 impl Leg {
@@ -191,7 +188,6 @@ impl Leg {
             music: None,
             ice: spec.ice.map(IceAgent::new),
             handshake_started: None,
-            local_tls_id: None,
         };
         leg.apply_security(spec.security, dtls_ctx, now)?;
         Ok(leg)
@@ -359,13 +355,12 @@ impl Leg {
         self.dtls = Some(ep);
         self.dtls_peer = None;
         self.stats.handshakes += 1;
-        self.local_tls_id = Some(new_tls_id());
         Ok(())
     }
 
-    /// Our a=tls-id while the leg is DTLS-SRTP.
+    /// Our a=tls-id while the leg is DTLS-SRTP (its association's).
     pub fn local_tls_id(&self) -> Option<&str> {
-        self.dtls.as_ref().and(self.local_tls_id.as_deref())
+        self.dtls.as_ref().map(DtlsEndpoint::tls_id)
     }
 
     /// Feeds a DTLS datagram; returns false when this leg does not take it.
@@ -602,14 +597,6 @@ fn srtp_drop(e: SrtpError) -> DropReason {
         SrtpError::SsrcLimit => DropReason::SsrcLimit,
         SrtpError::Malformed | SrtpError::Other(_) => DropReason::Malformed,
     }
-}
-
-/// 32 random characters of the RFC 8842 tls-id alphabet (base64url).
-fn new_tls_id() -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut bytes = [0u8; 32];
-    openssl::rand::rand_bytes(&mut bytes).expect("OpenSSL RNG");
-    bytes.iter().map(|b| ALPHABET[(b & 63) as usize] as char).collect()
 }
 
 fn same_set(a: &[Fingerprint], b: &[Fingerprint]) -> bool {
