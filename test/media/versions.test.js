@@ -15,6 +15,9 @@ test('linked OpenSSL and libsrtp are the ones the addon was built from', () => {
   assert.notEqual(v.openssl.split(' ')[1], process.versions.openssl, 'not Node\'s own OpenSSL');
   assert.notEqual(v.libsrtpBuilt, 'unknown');
   assert.equal(v.libsrtp, `libsrtp2 ${v.libsrtpBuilt}`);
+  // libsrtp accepted the faster AES-ICM/HMAC-SHA1 plug-ins (it runs their
+  // test vectors first); the fallback would be libsrtp's built-in binding.
+  assert.match(v.srtpCrypto, /esbc plug-ins/);
 });
 
 test('the addon does not import OpenSSL or libsrtp symbols from the process', () => {

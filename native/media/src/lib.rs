@@ -16,6 +16,7 @@ pub mod packet;
 pub mod pipeline;
 pub mod ports;
 pub mod srtp;
+mod srtp_kernel;
 pub mod stats;
 pub mod stun;
 pub mod sys;

@@ -130,11 +130,41 @@ const DEFAULT_REPLAY_WINDOW: u64 = 1024;
 
 static INIT: Once = Once::new();
 
+/// `ESBC_SRTP_CRYPTO=libsrtp` keeps libsrtp's generic OpenSSL binding instead
+/// of the faster plug-ins in `srtp_kernel` (for A/B measurement or diagnosis).
+/// Read once, when the first SRTP context is made.
+pub const CRYPTO_ENV: &str = "ESBC_SRTP_CRYPTO";
+
+static PLUGINS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Which primitives libsrtp computes AES-128-CM and HMAC-SHA1 with (for the
+/// versions report and logs); initialises libsrtp if nothing has yet.
+pub fn crypto_backend() -> &'static str {
+    ensure_init();
+    if PLUGINS.load(std::sync::atomic::Ordering::Relaxed) {
+        crate::srtp_kernel::DESCRIPTION
+    } else {
+        "libsrtp built-in (OpenSSL EVP)"
+    }
+}
+
+fn builtin_crypto_requested() -> bool {
+    std::env::var(CRYPTO_ENV).is_ok_and(|v| v == "libsrtp")
+}
+
 fn ensure_init() {
     INIT.call_once(|| {
         // SAFETY: global one-time library initialisation.
         let rc = unsafe { sys::srtp_init() };
         assert_eq!(rc, sys::srtp_err_status_t_srtp_err_status_ok, "srtp_init failed");
+        if builtin_crypto_requested() {
+            log::warn!("SRTP: {CRYPTO_ENV}=libsrtp, using libsrtp's own OpenSSL binding (slower)");
+        } else if let Err(e) = crate::srtp_kernel::install() {
+            // libsrtp keeps its built-in types when a replacement fails its tests.
+            log::error!("SRTP: {e}; using libsrtp's own OpenSSL binding");
+        } else {
+            PLUGINS.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
     });
 }
 

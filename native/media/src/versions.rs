@@ -11,6 +11,8 @@ pub struct Versions {
     pub libsrtp_runtime: String,
     /// Version of the libsrtp source compiled into this build.
     pub libsrtp_built: &'static str,
+    /// What libsrtp's AES-128-CM and HMAC-SHA1 run on (see srtp_kernel).
+    pub srtp_crypto: &'static str,
 }
 
 pub fn versions() -> Versions {
@@ -30,6 +32,7 @@ pub fn versions() -> Versions {
         openssl_built: env!("ESBC_OPENSSL_BUILT").to_string(),
         libsrtp_runtime,
         libsrtp_built: env!("ESBC_LIBSRTP_BUILT"),
+        srtp_crypto: crate::srtp::crypto_backend(),
     }
 }
 

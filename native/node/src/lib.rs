@@ -26,6 +26,7 @@ pub fn native_versions() -> NativeVersions {
         openssl_runtime_number: format!("{:x}", esbc_media::versions::openssl_runtime_number()),
         libsrtp: v.libsrtp_runtime,
         libsrtp_built: v.libsrtp_built.to_string(),
+        srtp_crypto: v.srtp_crypto.to_string(),
     }
 }
 

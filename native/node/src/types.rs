@@ -15,6 +15,8 @@ pub struct NativeVersions {
     pub libsrtp: String,
     /// The libsrtp version of the source compiled into the addon.
     pub libsrtp_built: String,
+    /// What libsrtp's AES-128-CM and HMAC-SHA1 are computed with.
+    pub srtp_crypto: String,
 }
 
 #[napi(object)]

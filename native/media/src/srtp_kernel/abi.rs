@@ -1,0 +1,99 @@
+//! The parts of libsrtp 2's crypto-kernel ABI (crypto/include/auth.h and
+//! cipher.h, libsrtp 2.3) that plug-ins implement; not in srtp2-sys's bindings.
+//! Field order and types must match the C headers exactly.
+use std::os::raw::{c_char, c_int, c_uint, c_void};
+
+pub type Status = srtp2_sys::srtp_err_status_t;
+
+pub const SRTP_AES_ICM_128: u32 = 1;
+pub const SRTP_HMAC_SHA1: u32 = 3;
+
+/// `srtp_auth_t`
+#[repr(C)]
+pub struct Auth {
+    pub type_: *const AuthType,
+    pub state: *mut c_void,
+    pub out_len: c_int,
+    pub key_len: c_int,
+    pub prefix_len: c_int,
+}
+
+/// `srtp_auth_test_case_t`
+#[repr(C)]
+pub struct AuthTestCase {
+    pub key_length_octets: c_int,
+    pub key: *const u8,
+    pub data_length_octets: c_int,
+    pub data: *const u8,
+    pub tag_length_octets: c_int,
+    pub tag: *const u8,
+    pub next_test_case: *const AuthTestCase,
+}
+
+/// `srtp_auth_type_t`
+#[repr(C)]
+pub struct AuthType {
+    pub alloc: unsafe extern "C" fn(*mut *mut Auth, c_int, c_int) -> Status,
+    pub dealloc: unsafe extern "C" fn(*mut Auth) -> Status,
+    pub init: unsafe extern "C" fn(*mut c_void, *const u8, c_int) -> Status,
+    pub compute: unsafe extern "C" fn(*mut c_void, *const u8, c_int, c_int, *mut u8) -> Status,
+    pub update: unsafe extern "C" fn(*mut c_void, *const u8, c_int) -> Status,
+    pub start: unsafe extern "C" fn(*mut c_void) -> Status,
+    pub description: *const c_char,
+    pub test_data: *const AuthTestCase,
+    pub id: u32,
+}
+
+/// `srtp_cipher_t`
+#[repr(C)]
+pub struct Cipher {
+    pub type_: *const CipherType,
+    pub state: *mut c_void,
+    pub key_len: c_int,
+    pub algorithm: c_int,
+}
+
+/// `srtp_cipher_test_case_t`
+#[repr(C)]
+pub struct CipherTestCase {
+    pub key_length_octets: c_int,
+    pub key: *const u8,
+    pub idx: *mut u8,
+    pub plaintext_length_octets: c_uint,
+    pub plaintext: *const u8,
+    pub ciphertext_length_octets: c_uint,
+    pub ciphertext: *const u8,
+    pub aad_length_octets: c_int,
+    pub aad: *const u8,
+    pub tag_length_octets: c_int,
+    pub next_test_case: *const CipherTestCase,
+}
+
+/// `srtp_cipher_type_t`
+#[repr(C)]
+pub struct CipherType {
+    pub alloc: unsafe extern "C" fn(*mut *mut Cipher, c_int, c_int) -> Status,
+    pub dealloc: unsafe extern "C" fn(*mut Cipher) -> Status,
+    pub init: unsafe extern "C" fn(*mut c_void, *const u8) -> Status,
+    /// NULL for ciphers without associated data (libsrtp checks).
+    pub set_aad: Option<unsafe extern "C" fn(*mut c_void, *const u8, u32) -> Status>,
+    pub encrypt: unsafe extern "C" fn(*mut c_void, *mut u8, *mut c_uint) -> Status,
+    pub decrypt: unsafe extern "C" fn(*mut c_void, *mut u8, *mut c_uint) -> Status,
+    pub set_iv: unsafe extern "C" fn(*mut c_void, *mut u8, c_int) -> Status,
+    pub get_tag: Option<unsafe extern "C" fn(*mut c_void, *mut u8, *mut u32) -> Status>,
+    pub description: *const c_char,
+    pub test_data: *const CipherTestCase,
+    pub id: u32,
+}
+
+// SAFETY: these describe immutable static tables (function pointers and
+// pointers to static test vectors); libsrtp only reads them.
+unsafe impl Sync for AuthType {}
+unsafe impl Sync for AuthTestCase {}
+unsafe impl Sync for CipherType {}
+unsafe impl Sync for CipherTestCase {}
+
+extern "C" {
+    pub fn srtp_replace_auth_type(auth_type: *const AuthType, id: u32) -> Status;
+    pub fn srtp_replace_cipher_type(cipher_type: *const CipherType, id: u32) -> Status;
+}
