@@ -24,6 +24,7 @@ const relays = require('./lib/relays');
 const { generatorLocals } = require('./lib/sessions');
 const { handshakeRun } = require('./lib/dtls');
 const report = require('./lib/report');
+const { ensurePerf } = require('./lib/cpu');
 
 const args = process.argv.slice(2);
 const opt = (name, dflt) => {
@@ -69,7 +70,11 @@ async function main() {
     kind: 'media',
     date: new Date().toISOString(),
     machine: report.machine(),
-    versions: { rtpengine: o.relays.includes('rtpengine') ? relays.rtpengineVersion() : undefined, ...require(path.join(root, 'dist')).MediaEngine.versions() },
+    versions: {
+      rtpengine: o.relays.includes('rtpengine') ? relays.rtpengineVersion() : undefined,
+      perf: ensurePerf(),
+      ...require(path.join(root, 'dist')).MediaEngine.versions(),
+    },
     options: o,
     runs: [],
     dtls: null,

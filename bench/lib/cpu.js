@@ -33,4 +33,21 @@ function rssBytes() {
   return m ? Number(m[1]) * 1024 : process.memoryUsage().rss;
 }
 
-module.exports = { threadCpuNs, pidCpuNs, rssBytes };
+/**
+ * perf, for the generator's sampled user/kernel split of the relay's CPU
+ * (Debian package linux-perf; installed here like rtpengine). Returns its
+ * version, or null when it cannot be had (the tick split is used then).
+ */
+function ensurePerf() {
+  const { spawnSync } = require('node:child_process');
+  const version = () => spawnSync('perf', ['--version'], { encoding: 'utf8' }).stdout?.trim() || null;
+  if (version()) return version();
+  console.error('[bench] installing linux-perf (apt) for the user/kernel split');
+  spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit' });
+  spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'linux-perf'], { stdio: 'inherit' });
+  const v = version();
+  if (!v) console.error('[bench] WARNING: no perf: user/kernel split from utime/stime ticks (phase-locked, noisy)');
+  return v;
+}
+
+module.exports = { threadCpuNs, pidCpuNs, rssBytes, ensurePerf };

@@ -18,6 +18,10 @@ function relayFigures(relay, calls, suite, g, rssBefore) {
   const relayed = g.receivedWindow;
   const cpu = g.relay.cpu;
   const perPkt = relayed ? cpu.onCpuNs / relayed / 1000 : null;
+  // User/kernel split: perf samples when the generator could take them (the
+  // tick split is phase-locked to the 20 ms bursts; see modesample.rs).
+  const sampled = g.relay.modeSplit;
+  const userFraction = sampled ? sampled.userFraction : cpu.userFraction;
   return {
     relay, calls, suite,
     offeredPps: Math.round(g.sentWindow / g.windowSeconds),
@@ -30,8 +34,10 @@ function relayFigures(relay, calls, suite, g, rssBefore) {
     latencyP50Us: g.latencyUs.p50,
     latencyP99Us: g.latencyUs.p99,
     cpuUsPerPacket: perPkt && +perPkt.toFixed(3),
-    userUsPerPacket: perPkt && +(perPkt * cpu.userFraction).toFixed(3),
-    kernelUsPerPacket: perPkt && +(perPkt * (1 - cpu.userFraction)).toFixed(3),
+    userUsPerPacket: perPkt && +(perPkt * userFraction).toFixed(3),
+    kernelUsPerPacket: perPkt && +(perPkt * (1 - userFraction)).toFixed(3),
+    userSplit: sampled ? `perf samples (${sampled.samples})` : 'utime/stime ticks',
+    userUsPerPacketTicks: perPkt && +(perPkt * cpu.userFraction).toFixed(3),
     relayCorePercent: +(cpu.coreFraction * 100).toFixed(1),
     generatorCorePercent: +(g.generatorCpu.coreFraction * 100).toFixed(1),
     rssBytes: g.relay.rssBytes,
@@ -148,7 +154,8 @@ function mediaMarkdown(results) {
     `(${o.genThreads} thread(s), ${o.sockets} sockets, sendmmsg/recvmmsg), ${o.warmup} s warm-up + ${o.seconds} s window per step, ${o.rounds ?? 1} round(s) per step (each relay's median round)` +
     `${o.nice ? `, relays and generator at nice ${o.nice}` : ''}; load average (1 min) ${results.machine.loadAverage?.[0]?.toFixed(1)} at start, ${results.loadAverageEnd?.[0]?.toFixed(1) ?? '-'} at end (shared machine). ` +
     'CPU = on-CPU time of the relay (esbc: its `esbc-media-*` worker; others: whole process) in the window / packets relayed in it; ' +
-    'user/kernel split from utime/stime. Loopback: a sender\'s system call also pays for delivery into the receiver\'s socket.', ''];
+    'user/kernel split from perf cpu-clock samples at 997 Hz on the same threads over the window (utime/stime ticks if perf is missing: ' +
+    'they are phase-locked to the 20 ms bursts and swing by 2x between rounds; both are in the JSON). Loopback: a sender\'s system call also pays for delivery into the receiver\'s socket.', ''];
   for (const [suite, s] of Object.entries(results.summary)) {
     const r = s.relays;
     const names = ['esbc', 'rtpengine', 'trivial'].filter((n) => r[n]);

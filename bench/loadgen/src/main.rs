@@ -5,9 +5,10 @@
 //!
 //!   esbc-loadgen --sessions FILE|- [--seconds 10] [--warmup 2] [--drain 0.5]
 //!                [--threads 2] [--cpus 0] [--ptime 20]
-//!                [--watch PID] [--watch-threads NAME_PREFIX]
+//!                [--watch PID] [--watch-threads NAME_PREFIX] [--no-mode-sample]
 use std::time::Duration;
 
+use esbc_loadgen::modesample::ModeSampler;
 use esbc_loadgen::procstat::{self, Cpu};
 use esbc_loadgen::traffic::{self, now_ns, Counts, Schedule};
 use esbc_loadgen::{latency::Histogram, sessions};
@@ -45,6 +46,8 @@ fn run() -> Result<(), String> {
     let cpus: Vec<usize> = arg(&args, "--cpus").map(|s| s.split(',').filter_map(|c| c.parse().ok()).collect()).unwrap_or_default();
     let watch: Option<u32> = arg(&args, "--watch").and_then(|v| v.parse().ok());
     let watch_threads = arg(&args, "--watch-threads").unwrap_or_default();
+    // The relay's user/kernel split by perf sampling (see modesample.rs).
+    let mode_sample = !args.iter().any(|a| a == "--no-mode-sample");
     let text = match arg(&args, "--sessions").as_deref() {
         None | Some("-") => std::io::read_to_string(std::io::stdin()).map_err(|e| e.to_string())?,
         Some(p) => std::fs::read_to_string(p).map_err(|e| format!("{p}: {e}"))?,
@@ -79,8 +82,10 @@ fn run() -> Result<(), String> {
     sleep_until(sched.window_start_ns);
     let (w0, g0) = (watch.map(|p| procstat::cpu(p, &watch_threads)), procstat::cpu(me, "loadgen-"));
     let t0 = now_ns();
+    let sampler = watch.filter(|_| mode_sample).and_then(|p| ModeSampler::start(p, &watch_threads));
     sleep_until(sched.window_end_ns);
     let (w1, g1) = (watch.map(|p| procstat::cpu(p, &watch_threads)), procstat::cpu(me, "loadgen-"));
+    let mode_split = sampler.and_then(ModeSampler::finish);
     let wall_ns = now_ns() - t0;
     let watch_rss = watch.map(procstat::rss);
 
@@ -120,6 +125,7 @@ fn run() -> Result<(), String> {
             "pid": pid,
             "threads": watch_threads,
             "cpu": cpu_json(w1.unwrap_or_default().since(w0.unwrap_or_default())),
+            "modeSplit": mode_split,
             "rssBytes": watch_rss,
         })),
     });

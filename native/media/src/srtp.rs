@@ -168,11 +168,17 @@ fn ensure_init() {
     });
 }
 
+/// Most SSRCs one context learns (the cap is also the inline array's size:
+/// the per-packet SSRC check reads no separate allocation).
+pub const MAX_SSRCS: usize = 16;
+
+#[repr(C)] // the handle and the first SSRCs in one cache line
 pub struct SrtpContext {
     raw: sys::srtp_t,
     profile: SrtpProfile,
-    ssrcs: Vec<u32>,
-    max_ssrcs: usize,
+    known: u8,
+    max_ssrcs: u8,
+    ssrcs: [u32; MAX_SSRCS],
 }
 
 // SAFETY: a libsrtp session is used by one thread at a time (the worker that
@@ -208,7 +214,7 @@ impl SrtpContext {
         if rc != sys::srtp_err_status_t_srtp_err_status_ok {
             return Err(SrtpError::Other(rc));
         }
-        Ok(SrtpContext { raw, profile, ssrcs: Vec::with_capacity(max_ssrcs.min(64)), max_ssrcs })
+        Ok(SrtpContext { raw, profile, known: 0, max_ssrcs: max_ssrcs.min(MAX_SSRCS) as u8, ssrcs: [0; MAX_SSRCS] })
     }
 
     pub fn profile(&self) -> SrtpProfile {
@@ -217,7 +223,7 @@ impl SrtpContext {
 
     /// Number of SSRCs this context has streams for.
     pub fn ssrc_count(&self) -> usize {
-        self.ssrcs.len()
+        self.known as usize
     }
 
     /// RTP -> SRTP in place. `buf` must have SRTP_MAX_TRAILER spare bytes after `len`.
@@ -255,8 +261,8 @@ impl SrtpContext {
         if grows && buf.len() < len + SRTP_MAX_TRAILER {
             return Err(SrtpError::Malformed);
         }
-        let known = self.ssrcs.contains(&ssrc);
-        if !known && self.ssrcs.len() >= self.max_ssrcs {
+        let known = self.ssrcs[..self.known as usize].contains(&ssrc);
+        if !known && self.known >= self.max_ssrcs {
             return Err(SrtpError::SsrcLimit);
         }
         let mut l = len as i32;
@@ -264,7 +270,8 @@ impl SrtpContext {
         match rc {
             sys::srtp_err_status_t_srtp_err_status_ok => {
                 if !known {
-                    self.ssrcs.push(ssrc);
+                    self.ssrcs[self.known as usize] = ssrc;
+                    self.known += 1;
                 }
                 Ok(l as usize)
             }

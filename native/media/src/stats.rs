@@ -78,6 +78,8 @@ impl DropReason {
 }
 
 #[derive(Debug, Clone, Default)]
+/// repr(C): the per-packet counters first, in one cache line.
+#[repr(C)]
 pub struct LegStats {
     pub packets_in: u64,
     pub bytes_in: u64,

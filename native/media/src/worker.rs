@@ -75,13 +75,15 @@ pub fn pipeline_panics() -> u64 {
     PIPELINE_PANICS.load(Ordering::Relaxed)
 }
 
+/// Small (the pipeline is boxed) so the slot table stays dense: a packet's
+/// token lookup reads one or two cache lines, then the pipeline's hot fields.
 struct Slot {
     id: u64,
     generation: u32,
     /// A panic stopped this pipeline: it gets no more packets or timers and
     /// waits for Close (which frees its sockets).
     failed: bool,
-    pipeline: Pipeline,
+    pipeline: Box<Pipeline>,
     sockets: [LegSockets; 2],
     fds: [[RawFd; 2]; 2],
     ctx: Arc<DtlsContext>,
@@ -316,7 +318,7 @@ impl Worker {
     fn run_commands(&mut self, now: Instant) -> bool {
         while let Ok(cmd) = self.commands.try_recv() {
             match cmd {
-                Command::Add { id, pipeline, sockets, ctx } => self.add(id, *pipeline, sockets, ctx, now),
+                Command::Add { id, pipeline, sockets, ctx } => self.add(id, pipeline, sockets, ctx, now),
                 Command::Update { id, side, update, reply } => {
                     let r = match self.find(id) {
                         Some(i) => {
@@ -388,7 +390,7 @@ impl Worker {
         self.index.get(&id).copied()
     }
 
-    fn add(&mut self, id: u64, pipeline: Pipeline, sockets: [LegSockets; 2], ctx: Arc<DtlsContext>, now: Instant) {
+    fn add(&mut self, id: u64, pipeline: Box<Pipeline>, sockets: [LegSockets; 2], ctx: Arc<DtlsContext>, now: Instant) {
         let idx = self.free.pop().unwrap_or_else(|| {
             self.slots.push(None);
             self.generations.push(0);

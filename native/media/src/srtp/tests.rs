@@ -118,9 +118,10 @@ fn stream(tx: &mut SrtpContext, ssrc: u32, seqs: impl Iterator<Item = u16>) -> V
 fn a_wrong_key_is_rejected_without_creating_streams() {
     let (_, mut rx) = pair(SrtpProfile::AesCm128HmacSha1_80);
     let other: Vec<u8> = (100..130).collect();
-    let mut forger = SrtpContext::new(SrtpProfile::AesCm128HmacSha1_80, &other, SrtpDirection::Outbound, 64).unwrap();
     // An SSRC flood under a wrong key: every packet fails, none takes a slot.
     for ssrc in 0..50 {
+        // One forging context per SSRC (a context learns at most MAX_SSRCS).
+        let mut forger = SrtpContext::new(SrtpProfile::AesCm128HmacSha1_80, &other, SrtpDirection::Outbound, 1).unwrap();
         let w = protect(&mut forger, &rtp(1, ssrc, &[9; 40]));
         assert_eq!(unprotect(&mut rx, &w), Err(SrtpError::AuthFail));
     }
