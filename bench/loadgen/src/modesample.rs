@@ -2,11 +2,11 @@
 //! 997 Hz on the watched threads over the measured window).
 //!
 //! Why not utime/stime: the kernel attributes a whole tick to whichever mode
-//! it interrupts, and the load is 20 ms bursts on hrtimers, an exact multiple
-//! of the tick: every tick lands at the same phase of the burst cycle, so the
-//! split depends on the phase a run happens to start at (measured here: one
-//! relay's user share 11 % to 25 % between identical rounds). 997 Hz is prime
-//! to 50 Hz, so samples sweep all phases.
+//! it interrupts, and the load is 20 ms bursts on hrtimers, a whole number of
+//! ticks: the ticks can keep landing at the same phase of the burst cycle, so
+//! the split depends on the phase a run happens to start at (measured here:
+//! esbc's user share 10 % and 22 % in two identical rounds, perf samples said
+//! 20 % in both). 997 Hz is prime to 50 Hz, so samples sweep all phases.
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
