@@ -52,7 +52,8 @@ function oneLine(f) {
     (f.verifyFailures ? `, ${f.verifyFailures} VERIFY FAILURES` : '');
 }
 
-const clean = (f) => f.lossPercent < ZERO_LOSS && f.verifyFailures === 0 && f.latencyP99Us != null && f.latencyP99Us < MAX_P99_US;
+const lossFree = (f) => f.lossPercent < ZERO_LOSS && f.verifyFailures === 0;
+const clean = (f) => lossFree(f) && f.latencyP99Us != null && f.latencyP99Us < MAX_P99_US;
 
 /** Middle value (rounds are odd; for an even count the lower middle). */
 function median(values) {
@@ -77,6 +78,8 @@ function medianRounds(runs) {
       memoryPerCallBytes: median(rounds.map((r) => r.memoryPerCallBytes)),
       // Not sustained in one round = not sustained: carry that round's failure.
       ...(worst ? { lossPercent: worst.lossPercent, verifyFailures: worst.verifyFailures, latencyP99Us: worst.latencyP99Us } : {}),
+      // Loss alone (the latency bound aside), also in every round.
+      lossFreeEveryRound: rounds.every(lossFree),
       rounds: rounds.length,
     });
   }
@@ -118,7 +121,14 @@ function summarize(results) {
           ppsPerCore: Math.round(1e6 / best.cpuUsPerPacket),
           callsPerCore: Math.round(1e6 / best.cpuUsPerPacket / 100),
         },
+        // The issue's literal criterion: no loss, whatever the queueing delay
+        // (a saturated relay keeps up with a standing queue of up to seconds).
+        highestLossFree: (() => {
+          const b = mine.filter((r) => r.lossFreeEveryRound).pop();
+          return b && { calls: b.calls, relayedPps: b.relayedPps, cpuUsPerPacket: b.cpuUsPerPacket, latencyP99Us: b.latencyP99Us, ppsPerCore: Math.round(1e6 / b.cpuUsPerPacket) };
+        })(),
         firstLoss: mine.find((r) => !clean(r))?.calls,
+        steps: mine.map((r) => ({ calls: r.calls, cpuUsPerPacket: r.cpuUsPerPacket, userUsPerPacket: r.userUsPerPacket, latencyP99Us: r.latencyP99Us, lossPercent: r.lossPercent })),
         atEqualLoad: eq && { cpuUsPerPacket: eq.cpuUsPerPacket, userUsPerPacket: eq.userUsPerPacket, kernelUsPerPacket: eq.kernelUsPerPacket, latencyP50Us: eq.latencyP50Us, latencyP99Us: eq.latencyP99Us },
         memoryPerCallBytes: big.memoryPerCallBytes,
         memoryAtCalls: big.calls,
@@ -128,6 +138,7 @@ function summarize(results) {
     const ratio = (a, b) => (a != null && b ? +(a / b).toFixed(2) : null);
     s.ratios = {
       ppsPerCoreVsRtpengine: ratio(r.esbc?.highestZeroLoss?.ppsPerCore, r.rtpengine?.highestZeroLoss?.ppsPerCore),
+      ppsPerCoreVsRtpengineLossOnly: ratio(r.esbc?.highestLossFree?.ppsPerCore, r.rtpengine?.highestLossFree?.ppsPerCore),
       cpuPerPacketVsTrivial: ratio(r.esbc?.atEqualLoad?.cpuUsPerPacket, r.trivial?.atEqualLoad?.cpuUsPerPacket),
       userPerPacketVsRtpengine: ratio(r.esbc?.atEqualLoad?.userUsPerPacket, r.rtpengine?.atEqualLoad?.userUsPerPacket),
       callsPerCoreVsTrivial: ratio(r.esbc?.highestZeroLoss?.callsPerCore, r.trivial?.highestZeroLoss?.callsPerCore),
@@ -154,8 +165,11 @@ function mediaMarkdown(results) {
     `(${o.genThreads} thread(s), ${o.sockets} sockets, sendmmsg/recvmmsg), ${o.warmup} s warm-up + ${o.seconds} s window per step, ${o.rounds ?? 1} round(s) per step (each relay's median round)` +
     `${o.nice ? `, relays and generator at nice ${o.nice}` : ''}; load average (1 min) ${results.machine.loadAverage?.[0]?.toFixed(1)} at start, ${results.loadAverageEnd?.[0]?.toFixed(1) ?? '-'} at end (shared machine). ` +
     'CPU = on-CPU time of the relay (esbc: its `esbc-media-*` worker; others: whole process) in the window / packets relayed in it; ' +
-    'user/kernel split from perf cpu-clock samples at 997 Hz on the same threads over the window (utime/stime ticks if perf is missing: ' +
-    'they are phase-locked to the 20 ms bursts and swing by 2x between rounds; both are in the JSON). Loopback: a sender\'s system call also pays for delivery into the receiver\'s socket.', ''];
+    (results.runs.some((f) => f.userSplit?.startsWith('perf'))
+      ? 'user/kernel split from perf cpu-clock samples at 997 Hz on the same threads over the window (the utime/stime tick split, also in the JSON, ' +
+        'is phase-locked to the 20 ms bursts and swings by 2x between rounds). '
+      : 'user/kernel split from utime/stime ticks (noisy: phase-locked to the 20 ms bursts). ') +
+    'Loopback: a sender\'s system call also pays for delivery into the receiver\'s socket.', ''];
   for (const [suite, s] of Object.entries(results.summary)) {
     const r = s.relays;
     const names = ['esbc', 'rtpengine', 'trivial'].filter((n) => r[n]);
@@ -165,6 +179,8 @@ function mediaMarkdown(results) {
     lines.push(`| highest sustained step (loss < ${ZERO_LOSS} %, p99 < ${MAX_P99_US / 1000} ms, every payload verified) | ${col((x) => (z(x) ? `${fmt(z(x).calls)} calls, ${fmt(z(x).relayedPps)} pkt/s, relay core ${z(x).relayCorePercent} %` : 'none'))} | | | |`);
     lines.push(`| first step not sustained | ${col((x) => fmt(x.firstLoss))} | | | |`);
     lines.push(`| zero-loss pkt/s per core (1 / CPU per packet at that step) | ${col((x) => fmt(z(x)?.ppsPerCore, 0))} | ${fmt(s.ratios.ppsPerCoreVsRtpengine)}x | | esbc >= 2x rtpengine |`);
+    const lf = (x) => x.highestLossFree;
+    lines.push(`| the same by loss alone (no latency bound): highest loss-free step, pkt/s per core there | ${col((x) => (lf(x) ? `${fmt(lf(x).calls)} calls (p99 ${fmt(lf(x).latencyP99Us / 1000, 0)} ms): ${fmt(lf(x).ppsPerCore, 0)}` : 'none'))} | ${fmt(s.ratios.ppsPerCoreVsRtpengineLossOnly)}x | | esbc >= 2x rtpengine |`);
     lines.push(`| 20 ms calls per core (same) | ${col((x) => fmt(z(x)?.callsPerCore, 0))} | | ${fmt(s.ratios.callsPerCoreVsTrivial)}x | >= 0.8x trivial |`);
     const e = (x) => x.atEqualLoad;
     lines.push(`| CPU per relayed packet at ${s.equalLoadCalls ? `${fmt(s.equalLoadCalls)} calls (${fmt(s.equalLoadCalls * 100)} pkt/s), the highest step all sustained` : 'equal load: no step sustained by all relays'} | ${col((x) => (e(x) ? `${fmt(e(x).cpuUsPerPacket, 2)} us` : '-'))} | ${fmt(r.esbc && r.rtpengine && e(r.rtpengine) ? e(r.esbc).cpuUsPerPacket / e(r.rtpengine).cpuUsPerPacket : null)}x | ${fmt(s.ratios.cpuPerPacketVsTrivial)}x | <= 1.3x trivial |`);
@@ -173,6 +189,18 @@ function mediaMarkdown(results) {
     lines.push(`| one-way latency p50 / p99 (same step) | ${col((x) => (e(x) ? `${fmt(e(x).latencyP50Us, 0)} / ${fmt(e(x).latencyP99Us, 0)} us` : '-'))} | | | |`);
     lines.push(`| memory per call (RSS growth, largest step) | ${col((x) => `${kib(x.memoryPerCallBytes)} (${fmt(x.memoryAtCalls)} calls)`)} | ${fmt(s.ratios.memoryPerCallVsRtpengine)}x | | esbc <= 16 KiB |`);
     lines.push('');
+    // Equal load at every step: CPU per packet (user space), median round.
+    if (r.esbc && r.rtpengine) {
+      lines.push('CPU per relayed packet at each step (median round; user space in brackets; p99 latency):', '',
+        `| calls | ${names.join(' | ')} | esbc / rtpengine (total, user) |`, `|---|${names.map(() => '---|').join('')}---|`);
+      for (const st of r.esbc.steps) {
+        const at = (x) => x.steps.find((y) => y.calls === st.calls);
+        const cell = (x) => (at(x) ? `${fmt(at(x).cpuUsPerPacket)} us (${fmt(at(x).userUsPerPacket)}), p99 ${fmt(at(x).latencyP99Us / 1000, 0)} ms${at(x).lossPercent >= ZERO_LOSS ? `, loss ${at(x).lossPercent} %` : ''}` : '-');
+        const re = at(r.rtpengine);
+        lines.push(`| ${fmt(st.calls)} | ${col(cell)} | ${re ? `${fmt(st.cpuUsPerPacket / re.cpuUsPerPacket)}x, ${fmt(st.userUsPerPacket / re.userUsPerPacket)}x` : '-'} |`);
+      }
+      lines.push('');
+    }
   }
   lines.push('All steps (every round; the tables above use each relay\'s median round per step):', '', '| suite | round | calls | relay | offered pkt/s | relayed pkt/s | loss | reordered | verify failures | CPU/pkt (user + kernel) | relay core | generator core | latency p50/p99 | memory/call |',
     '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
@@ -202,3 +230,11 @@ function writeReadme(name, md) {
 }
 
 module.exports = { machine, relayFigures, oneLine, summarize, dtlsSummary, mediaMarkdown, writeReadme, header, fmt };
+
+// `node bench/lib/report.js bench/results/media-....json`: the Markdown of a
+// saved run again (after a change to how figures are derived).
+if (require.main === module) {
+  const results = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
+  results.summary = summarize(results);
+  console.log(mediaMarkdown(results));
+}

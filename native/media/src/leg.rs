@@ -147,18 +147,23 @@ pub const DEFAULT_MAX_SSRCS: usize = crate::srtp::MAX_SSRCS;
 // user-space cost with 1,000 calls). Large, rarely used parts are boxed.
 #[repr(C)]
 pub struct Leg {
-    srtp_in: Option<SrtpContext>,
-    srtp_out: Option<SrtpContext>,
-    pub stats: LegStats,
+    // Cache line 0: where media comes from and goes.
     latched_rtp: Option<SocketAddr>,
     remote_rtp: Option<SocketAddr>,
+    // Line 1: timers and flags.
     pub last_rx: Option<Instant>,
     /// When relayed RTP last went out to this leg (music yields to real media).
     pub last_rtp_out: Option<Instant>,
+    ice: Option<Box<IceAgent>>,
     direction: Direction,
     rtcp_mux: bool,
     pub timeout_reported: bool,
-    ice: Option<Box<IceAgent>>,
+    // Lines 2-4: the SRTP handles (each with its first SSRCs), then the
+    // counters (per-packet ones first, drop reasons after).
+    srtp_in: Option<SrtpContext>,
+    srtp_out: Option<SrtpContext>,
+    pub stats: LegStats,
+    // Cold: set-up, DTLS, RTCP on its own port, music.
     dtls: Option<Box<DtlsEndpoint>>,
     dtls_peer: Option<SocketAddr>,
     latched_rtcp: Option<SocketAddr>,
@@ -517,16 +522,16 @@ impl Leg {
         } else if latched.is_some_and(|l| l != src) {
             return Err(DropReason::WrongSource);
         }
-        let secure = self.is_secure();
+        // `security` is only read without an SRTP context (it is in the cold part).
         let plain = match kind {
             PacketKind::Rtp => match self.srtp_in.as_mut() {
                 Some(ctx) => ctx.unprotect_rtp(buf, len).map_err(srtp_drop)?,
-                None if secure => return Err(DropReason::NoKeys),
+                None if is_secure(&self.security) => return Err(DropReason::NoKeys),
                 None => len,
             },
             PacketKind::Rtcp => match self.srtp_in.as_mut() {
                 Some(ctx) => ctx.unprotect_rtcp(buf, len).map_err(srtp_drop)?,
-                None if secure => return Err(DropReason::NoKeys),
+                None if is_secure(&self.security) => return Err(DropReason::NoKeys),
                 None => len,
             },
             _ => return Err(DropReason::Malformed),
@@ -581,19 +586,18 @@ impl Leg {
             (Component::Rtp, self.latched_rtp.or(self.remote_rtp).or(self.dtls_peer))
         };
         let dst = dst.ok_or(DropReason::NoDestination)?;
-        let secure = self.is_secure();
         let n = match self.srtp_out.as_mut() {
             Some(ctx) if kind == PacketKind::Rtp => ctx.protect_rtp(buf, len).map_err(srtp_drop)?,
             Some(ctx) => ctx.protect_rtcp(buf, len).map_err(srtp_drop)?,
-            None if secure => return Err(DropReason::NoKeys),
+            None if is_secure(&self.security) => return Err(DropReason::NoKeys),
             None => len,
         };
         Ok((n, comp, dst))
     }
+}
 
-    fn is_secure(&self) -> bool {
-        !matches!(self.security, LegSecurity::Rtp)
-    }
+fn is_secure(security: &LegSecurity) -> bool {
+    !matches!(security, LegSecurity::Rtp)
 }
 
 fn srtp_drop(e: SrtpError) -> DropReason {

@@ -135,17 +135,14 @@ static INIT: Once = Once::new();
 /// Read once, when the first SRTP context is made.
 pub const CRYPTO_ENV: &str = "ESBC_SRTP_CRYPTO";
 
-static PLUGINS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+static BACKEND: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
-/// Which primitives libsrtp computes AES-128-CM and HMAC-SHA1 with (for the
-/// versions report and logs); initialises libsrtp if nothing has yet.
+/// Which primitives libsrtp computes AES-128-CM, AES-128-GCM and HMAC-SHA1
+/// with (for the versions report and logs); initialises libsrtp if nothing
+/// has yet.
 pub fn crypto_backend() -> &'static str {
     ensure_init();
-    if PLUGINS.load(std::sync::atomic::Ordering::Relaxed) {
-        crate::srtp_kernel::DESCRIPTION
-    } else {
-        "libsrtp built-in (OpenSSL EVP)"
-    }
+    BACKEND.get().map_or("libsrtp built-in (OpenSSL EVP)", String::as_str)
 }
 
 fn builtin_crypto_requested() -> bool {
@@ -159,11 +156,9 @@ fn ensure_init() {
         assert_eq!(rc, sys::srtp_err_status_t_srtp_err_status_ok, "srtp_init failed");
         if builtin_crypto_requested() {
             log::warn!("SRTP: {CRYPTO_ENV}=libsrtp, using libsrtp's own OpenSSL binding (slower)");
-        } else if let Err(e) = crate::srtp_kernel::install() {
-            // libsrtp keeps its built-in types when a replacement fails its tests.
-            log::error!("SRTP: {e}; using libsrtp's own OpenSSL binding");
         } else {
-            PLUGINS.store(true, std::sync::atomic::Ordering::Relaxed);
+            // libsrtp keeps its built-in type where a replacement fails its tests.
+            let _ = BACKEND.set(crate::srtp_kernel::install());
         }
     });
 }

@@ -7,6 +7,7 @@ pub type Status = srtp2_sys::srtp_err_status_t;
 
 pub const SRTP_AES_ICM_128: u32 = 1;
 pub const SRTP_HMAC_SHA1: u32 = 3;
+pub const SRTP_AES_GCM_128: u32 = 6;
 
 /// `srtp_auth_t`
 #[repr(C)]

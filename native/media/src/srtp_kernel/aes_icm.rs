@@ -108,8 +108,8 @@ unsafe extern "C" fn set_iv(state: *mut c_void, iv: *mut u8, _direction: c_int) 
     }
     // SAFETY: the state from `alloc`; libsrtp passes a 16-byte IV.
     let (state, iv) = unsafe { (&mut *state.cast::<IcmState>(), std::slice::from_raw_parts(iv, BLOCK)) };
-    for i in 0..BLOCK {
-        state.counter[i] = state.offset[i] ^ iv[i];
+    for ((c, o), v) in state.counter.iter_mut().zip(&state.offset).zip(iv) {
+        *c = o ^ v;
     }
     state.used = BLOCK;
     status_ok()

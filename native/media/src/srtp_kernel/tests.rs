@@ -10,7 +10,7 @@ use openssl::sign::Signer;
 use openssl::symm::{Cipher as EvpCipher, Crypter, Mode};
 
 use super::abi::{Auth, Cipher};
-use super::{aes_icm::AES_ICM_128, hmac_sha1::HMAC_SHA1};
+use super::{aes_gcm::gcm_type, aes_icm::AES_ICM_128, hmac_sha1::HMAC_SHA1};
 
 const OK: u32 = srtp2_sys::srtp_err_status_t_srtp_err_status_ok;
 
@@ -175,7 +175,99 @@ fn aes_icm_refuses_other_key_sizes() {
     assert!(c.is_null());
 }
 
+/// Seal through the plug-in (AAD given in two parts, as libsrtp does for SRTCP).
+fn plugin_gcm_seal(key: &[u8], iv: &[u8; 12], aad: &[u8], data: &[u8], tag: usize) -> Vec<u8> {
+    let t = gcm_type();
+    let mut c: *mut Cipher = ptr::null_mut();
+    let mut out = data.to_vec();
+    out.resize(data.len() + tag, 0);
+    unsafe {
+        assert_eq!((t.alloc)(&mut c, 28, tag as i32), OK);
+        let state = (*c).state;
+        assert_eq!((t.init)(state, key.as_ptr()), OK);
+        let mut iv = *iv;
+        assert_eq!((t.set_iv)(state, iv.as_mut_ptr(), 0), OK);
+        let (a1, a2) = aad.split_at(aad.len() / 2);
+        assert_eq!((t.set_aad.unwrap())(state, a1.as_ptr(), a1.len() as u32), OK);
+        assert_eq!((t.set_aad.unwrap())(state, a2.as_ptr(), a2.len() as u32), OK);
+        let mut n = data.len() as c_uint;
+        assert_eq!((t.encrypt)(state, out.as_mut_ptr(), &mut n), OK);
+        let mut tag_len = 0u32;
+        assert_eq!((t.get_tag.unwrap())(state, out[data.len()..].as_mut_ptr(), &mut tag_len), OK);
+        assert_eq!(tag_len as usize, tag);
+        assert_eq!((t.dealloc)(c), OK);
+    }
+    out
+}
+
+/// Open through the plug-in: Ok(plaintext) or the libsrtp status.
+fn plugin_gcm_open(key: &[u8], iv: &[u8; 12], aad: &[u8], sealed: &[u8], tag: usize) -> Result<Vec<u8>, u32> {
+    let t = gcm_type();
+    let mut c: *mut Cipher = ptr::null_mut();
+    let mut buf = sealed.to_vec();
+    unsafe {
+        assert_eq!((t.alloc)(&mut c, 28, tag as i32), OK);
+        let state = (*c).state;
+        assert_eq!((t.init)(state, key.as_ptr()), OK);
+        let mut iv = *iv;
+        assert_eq!((t.set_iv)(state, iv.as_mut_ptr(), 1), OK);
+        assert_eq!((t.set_aad.unwrap())(state, aad.as_ptr(), aad.len() as u32), OK);
+        let mut n = buf.len() as c_uint;
+        let r = (t.decrypt)(state, buf.as_mut_ptr(), &mut n);
+        assert_eq!((t.dealloc)(c), OK);
+        if r != OK {
+            assert_eq!(buf, sealed, "a refused packet is left as it came");
+            return Err(r);
+        }
+        buf.truncate(n as usize);
+    }
+    Ok(buf)
+}
+
+#[test]
+fn aes_gcm_matches_openssl_evp_and_rejects_any_changed_bit() {
+    for len in [0usize, 1, 15, 16, 160, 172, 1500] {
+        let key = bytes(len as u32, 28);
+        let iv: [u8; 12] = bytes(len as u32 + 1, 12).try_into().unwrap();
+        let aad = bytes(len as u32 + 2, 12 + len % 5 * 4);
+        let data = bytes(len as u32 + 3, len);
+        let mut tag = [0u8; 16];
+        let mut want = openssl::symm::encrypt_aead(EvpCipher::aes_128_gcm(), &key[..16], Some(&iv), &aad, &data, &mut tag).unwrap();
+        want.extend_from_slice(&tag);
+        for tag_len in [16, 8] {
+            let sealed = plugin_gcm_seal(&key, &iv, &aad, &data, tag_len);
+            assert_eq!(sealed[..len + tag_len], want[..len + tag_len], "len {len} tag {tag_len}");
+            assert_eq!(plugin_gcm_open(&key, &iv, &aad, &sealed, tag_len).unwrap(), data);
+            let auth_fail = srtp2_sys::srtp_err_status_t_srtp_err_status_auth_fail;
+            let mut bad = sealed.clone();
+            *bad.last_mut().unwrap() ^= 1;
+            assert_eq!(plugin_gcm_open(&key, &iv, &aad, &bad, tag_len), Err(auth_fail));
+            if len > 0 {
+                let mut bad = sealed.clone();
+                bad[0] ^= 1;
+                assert_eq!(plugin_gcm_open(&key, &iv, &aad, &bad, tag_len), Err(auth_fail));
+            }
+            let mut bad_aad = aad.clone();
+            bad_aad[0] ^= 0x80;
+            assert_eq!(plugin_gcm_open(&key, &iv, &bad_aad, &sealed, tag_len), Err(auth_fail));
+        }
+    }
+}
+
+#[test]
+fn aes_gcm_refuses_other_key_and_tag_sizes() {
+    let mut c: *mut Cipher = ptr::null_mut();
+    assert_ne!(unsafe { (gcm_type().alloc)(&mut c, 28, 12) }, OK);
+    assert_ne!(unsafe { (gcm_type().alloc)(&mut c, 44, 16) }, OK);
+    assert!(c.is_null());
+}
+
 #[test]
 fn libsrtp_accepts_and_uses_the_plug_ins() {
-    assert_eq!(crate::srtp::crypto_backend(), super::DESCRIPTION);
+    // libsrtp ran every replacement against its own and the built-in type's
+    // test vectors (including AES-GCM with 8-byte tags) before taking it.
+    assert_eq!(
+        crate::srtp::crypto_backend(),
+        format!("libsrtp with esbc plug-ins: {}, {}, {}", super::HMAC, super::ICM, super::GCM)
+    );
 }
