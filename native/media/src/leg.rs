@@ -147,10 +147,10 @@ pub const DEFAULT_MAX_SSRCS: usize = crate::srtp::MAX_SSRCS;
 // user-space cost with 1,000 calls). Large, rarely used parts are boxed.
 #[repr(C)]
 pub struct Leg {
-    // Cache line 0: where media comes from and goes.
+    // Where media comes from and goes (one cache line).
     latched_rtp: Option<SocketAddr>,
     remote_rtp: Option<SocketAddr>,
-    // Line 1: timers and flags.
+    // Timers and flags.
     pub last_rx: Option<Instant>,
     /// When relayed RTP last went out to this leg (music yields to real media).
     pub last_rtp_out: Option<Instant>,
@@ -158,8 +158,8 @@ pub struct Leg {
     direction: Direction,
     rtcp_mux: bool,
     pub timeout_reported: bool,
-    // Lines 2-4: the SRTP handles (each with its first SSRCs), then the
-    // counters (per-packet ones first, drop reasons after).
+    // The SRTP handles (each with its first SSRCs), then the counters
+    // (per-packet ones first, drop reasons after).
     srtp_in: Option<SrtpContext>,
     srtp_out: Option<SrtpContext>,
     pub stats: LegStats,

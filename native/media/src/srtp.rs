@@ -167,7 +167,8 @@ fn ensure_init() {
 /// the per-packet SSRC check reads no separate allocation).
 pub const MAX_SSRCS: usize = 16;
 
-#[repr(C)] // the handle and the first SSRCs in one cache line
+/// repr(C): the libsrtp handle and the first SSRCs share a cache line.
+#[repr(C)]
 pub struct SrtpContext {
     raw: sys::srtp_t,
     profile: SrtpProfile,
