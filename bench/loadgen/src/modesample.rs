@@ -58,14 +58,13 @@ impl ModeSampler {
     pub fn finish(mut self) -> Option<ModeSplit> {
         // SAFETY: signalling our own child process.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
-        let stopped = self.child.wait().ok()?;
+        self.child.wait().ok()?;
         let out = Command::new("perf")
             .args(["report", "--stdio", "-q", "-n", "--sort", "dso", "-i"])
             .arg(&self.data)
             .stderr(Stdio::null())
             .output();
         let _ = std::fs::remove_file(&self.data);
-        let _ = stopped;
         let text = String::from_utf8(out.ok()?.stdout).ok()?;
         let (mut user, mut kernel) = (0u64, 0u64);
         for line in text.lines() {

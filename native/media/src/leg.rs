@@ -138,8 +138,6 @@ pub struct StunReply {
     pub selected: Option<SocketAddr>,
 }
 
-pub const DEFAULT_MAX_SSRCS: usize = crate::srtp::MAX_SSRCS;
-
 // Field order is memory order (repr(C)): what every relayed packet reads or
 // writes comes first, so a packet touches a few adjacent cache lines of a
 // pipeline that is cold after the kernel's work between packets (measured:
@@ -170,7 +168,6 @@ pub struct Leg {
     remote_rtcp: Option<SocketAddr>,
     security: LegSecurity,
     profile: Option<SrtpProfile>,
-    max_ssrcs: usize,
     pub music: Option<Box<MusicState>>,
     /// First DTLS datagram in or out of the handshake in progress (for its duration).
     handshake_started: Option<Instant>,
@@ -191,7 +188,6 @@ impl Leg {
             srtp_in: None,
             srtp_out: None,
             profile: None,
-            max_ssrcs: DEFAULT_MAX_SSRCS,
             stats: LegStats::default(),
             last_rx: None,
             timeout_reported: false,
@@ -337,12 +333,12 @@ impl Leg {
                 self.dtls = None;
                 if self.security != sec {
                     self.srtp_out = Some(
-                        SrtpContext::new(local.profile, &local.key_salt, SrtpDirection::Outbound, self.max_ssrcs)
+                        SrtpContext::new(local.profile, &local.key_salt, SrtpDirection::Outbound, crate::srtp::MAX_SSRCS)
                             .map_err(|e| format!("SDES local key: {e:?}"))?,
                     );
                     self.srtp_in = match remote {
                         Some(r) => Some(
-                            SrtpContext::new(r.profile, &r.key_salt, SrtpDirection::Inbound, self.max_ssrcs)
+                            SrtpContext::new(r.profile, &r.key_salt, SrtpDirection::Inbound, crate::srtp::MAX_SSRCS)
                                 .map_err(|e| format!("SDES remote key: {e:?}"))?,
                         ),
                         None => None,
@@ -489,9 +485,9 @@ impl Leg {
     }
 
     fn install_keys(&mut self, keys: &SrtpKeys) -> Result<(), String> {
-        let out = SrtpContext::new(keys.profile, &keys.local, SrtpDirection::Outbound, self.max_ssrcs)
+        let out = SrtpContext::new(keys.profile, &keys.local, SrtpDirection::Outbound, crate::srtp::MAX_SSRCS)
             .map_err(|e| format!("SRTP outbound context: {e:?}"))?;
-        let inb = SrtpContext::new(keys.profile, &keys.remote, SrtpDirection::Inbound, self.max_ssrcs)
+        let inb = SrtpContext::new(keys.profile, &keys.remote, SrtpDirection::Inbound, crate::srtp::MAX_SSRCS)
             .map_err(|e| format!("SRTP inbound context: {e:?}"))?;
         self.srtp_out = Some(out);
         self.srtp_in = Some(inb);

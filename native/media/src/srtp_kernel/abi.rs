@@ -94,6 +94,52 @@ unsafe impl Sync for AuthTestCase {}
 unsafe impl Sync for CipherType {}
 unsafe impl Sync for CipherTestCase {}
 
+/// A libsrtp object (`srtp_auth_t` / `srtp_cipher_t`) and its plug-in's
+/// state in one allocation; the object's `state` points at the second field.
+#[repr(C)]
+pub struct WithState<H, S> {
+    pub head: H,
+    pub state: S,
+}
+
+/// The libsrtp objects that carry a `void *state`.
+pub trait HasState {
+    fn set_state(&mut self, state: *mut c_void);
+}
+
+impl HasState for Auth {
+    fn set_state(&mut self, state: *mut c_void) {
+        self.state = state;
+    }
+}
+
+impl HasState for Cipher {
+    fn set_state(&mut self, state: *mut c_void) {
+        self.state = state;
+    }
+}
+
+/// Allocates `head` and `state` together and returns the pointer libsrtp
+/// keeps (freed by `from_raw` in the plug-in's dealloc).
+pub fn into_raw<H: HasState, S>(head: H, state: S) -> *mut H {
+    let raw = Box::into_raw(Box::new(WithState { head, state }));
+    // SAFETY: raw is live and uniquely owned until `from_raw`; the state
+    // pointer stays valid as long as the allocation.
+    unsafe {
+        (*raw).head.set_state(std::ptr::addr_of_mut!((*raw).state).cast());
+        std::ptr::addr_of_mut!((*raw).head)
+    }
+}
+
+/// Takes back an allocation made by `into_raw` with the same `S`.
+///
+/// # Safety
+/// `head` must come from `into_raw::<H, S>` and not have been freed.
+pub unsafe fn from_raw<H, S>(head: *mut H) -> Box<WithState<H, S>> {
+    // SAFETY: `head` is the first field of a boxed WithState<H, S>.
+    unsafe { Box::from_raw(head.cast::<WithState<H, S>>()) }
+}
+
 extern "C" {
     pub fn srtp_replace_auth_type(auth_type: *const AuthType, id: u32) -> Status;
     pub fn srtp_replace_cipher_type(cipher_type: *const CipherType, id: u32) -> Status;

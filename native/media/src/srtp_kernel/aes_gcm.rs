@@ -17,7 +17,7 @@ use aes_gcm::aead::AeadInPlace;
 use aes_gcm::{Aes128Gcm, KeyInit, Nonce, Tag};
 use srtp2_sys as sys;
 
-use super::abi::{Cipher, CipherTestCase, CipherType, Status, SRTP_AES_GCM_128};
+use super::abi::{from_raw, into_raw, Cipher, CipherTestCase, CipherType, Status, SRTP_AES_GCM_128};
 
 const KEY_LEN: usize = 16;
 const SALT_LEN: usize = 12;
@@ -41,34 +41,23 @@ struct GcmState {
     aad: Vec<u8>,
 }
 
-#[repr(C)]
-struct GcmAlloc {
-    cipher: Cipher,
-    state: GcmState,
-}
-
 unsafe extern "C" fn alloc(out: *mut *mut Cipher, key_len: c_int, tag_len: c_int) -> Status {
     let tag_ok = tag_len == TAG_LEN as c_int || tag_len == SHORT_TAG_LEN as c_int;
     if out.is_null() || key_len != (KEY_LEN + SALT_LEN) as c_int || !tag_ok {
         return sys::srtp_err_status_t_srtp_err_status_bad_param;
     }
-    let raw = Box::into_raw(Box::new(GcmAlloc {
-        cipher: Cipher { type_: gcm_type(), state: ptr::null_mut(), key_len, algorithm: SRTP_AES_GCM_128 as c_int },
-        state: GcmState {
-            gcm: None,
-            iv: [0; IV_LEN],
-            direction: -1,
-            tag: [0; TAG_LEN],
-            tag_len: tag_len as usize,
-            scratch: Vec::new(),
-            aad: Vec::with_capacity(64),
-        },
-    }));
-    // SAFETY: raw is live and uniquely owned until dealloc.
-    unsafe {
-        (*raw).cipher.state = ptr::addr_of_mut!((*raw).state).cast();
-        *out = ptr::addr_of_mut!((*raw).cipher);
-    }
+    let cipher = Cipher { type_: gcm_type(), state: ptr::null_mut(), key_len, algorithm: SRTP_AES_GCM_128 as c_int };
+    let state = GcmState {
+        gcm: None,
+        iv: [0; IV_LEN],
+        direction: -1,
+        tag: [0; TAG_LEN],
+        tag_len: tag_len as usize,
+        scratch: Vec::new(),
+        aad: Vec::with_capacity(64),
+    };
+    // SAFETY: libsrtp passes a valid out pointer (checked for NULL above).
+    unsafe { *out = into_raw(cipher, state) };
     sys::srtp_err_status_t_srtp_err_status_ok
 }
 
@@ -76,9 +65,9 @@ unsafe extern "C" fn dealloc(cipher: *mut Cipher) -> Status {
     if cipher.is_null() {
         return sys::srtp_err_status_t_srtp_err_status_bad_param;
     }
-    // SAFETY: `cipher` is the first field of a GcmAlloc made by `alloc`. The
-    // key schedule is zeroed on drop (aes-gcm feature zeroize).
-    drop(unsafe { Box::from_raw(cipher.cast::<GcmAlloc>()) });
+    // SAFETY: `cipher` came from `alloc`. The key schedule is zeroed on drop
+    // (aes-gcm feature zeroize).
+    drop(unsafe { from_raw::<Cipher, GcmState>(cipher) });
     sys::srtp_err_status_t_srtp_err_status_ok
 }
 
@@ -171,13 +160,13 @@ unsafe extern "C" fn decrypt(st: *mut c_void, buf: *mut u8, len: *mut c_uint) ->
         gcm.decrypt_in_place_detached(nonce, &s.aad, data, Tag::from_slice(tag)).is_ok()
     } else {
         // Truncated tag: CTR is its own inverse, so sealing the ciphertext
-        // yields the plaintext, and sealing a copy of that plaintext yields
-        // the whole tag over the ciphertext, to compare in constant time.
+        // yields the plaintext, and sealing a copy of that plaintext gives
+        // back the ciphertext (to restore on failure) and the whole tag over
+        // it, compared in constant time.
+        let _ = gcm.encrypt_in_place_detached(nonce, &s.aad, data);
         s.scratch.clear();
         s.scratch.extend_from_slice(data);
-        let _ = gcm.encrypt_in_place_detached(nonce, &s.aad, data);
-        let mut again = data.to_vec();
-        match gcm.encrypt_in_place_detached(nonce, &s.aad, &mut again) {
+        match gcm.encrypt_in_place_detached(nonce, &s.aad, &mut s.scratch) {
             Ok(full) if openssl::memcmp::eq(&full[..s.tag_len], tag) => true,
             _ => {
                 data.copy_from_slice(&s.scratch);

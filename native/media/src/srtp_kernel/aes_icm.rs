@@ -15,7 +15,7 @@ use aes::cipher::{generic_array::GenericArray, BlockEncrypt, KeyInit};
 use aes::Aes128Enc;
 use srtp2_sys as sys;
 
-use super::abi::{Cipher, CipherTestCase, CipherType, Status, SRTP_AES_ICM_128};
+use super::abi::{from_raw, into_raw, Cipher, CipherTestCase, CipherType, Status, SRTP_AES_ICM_128};
 
 const BLOCK: usize = 16;
 const KEY_LEN: usize = 16;
@@ -37,12 +37,6 @@ struct IcmState {
     used: usize,
 }
 
-#[repr(C)]
-struct IcmAlloc {
-    cipher: Cipher,
-    state: IcmState,
-}
-
 fn status_ok() -> Status {
     sys::srtp_err_status_t_srtp_err_status_ok
 }
@@ -52,20 +46,10 @@ unsafe extern "C" fn alloc(out: *mut *mut Cipher, key_len: c_int, _tag_len: c_in
     if out.is_null() || key_len != (KEY_LEN + SALT_LEN) as c_int {
         return sys::srtp_err_status_t_srtp_err_status_bad_param;
     }
-    let raw = Box::into_raw(Box::new(IcmAlloc {
-        cipher: Cipher {
-            type_: &AES_ICM_128,
-            state: ptr::null_mut(),
-            key_len,
-            algorithm: SRTP_AES_ICM_128 as c_int,
-        },
-        state: IcmState { aes: None, offset: [0; BLOCK], counter: [0; BLOCK], keystream: [0; BLOCK], used: BLOCK },
-    }));
-    // SAFETY: raw is live and uniquely owned until dealloc.
-    unsafe {
-        (*raw).cipher.state = ptr::addr_of_mut!((*raw).state).cast();
-        *out = ptr::addr_of_mut!((*raw).cipher);
-    }
+    let cipher = Cipher { type_: &AES_ICM_128, state: ptr::null_mut(), key_len, algorithm: SRTP_AES_ICM_128 as c_int };
+    let state = IcmState { aes: None, offset: [0; BLOCK], counter: [0; BLOCK], keystream: [0; BLOCK], used: BLOCK };
+    // SAFETY: libsrtp passes a valid out pointer (checked for NULL above).
+    unsafe { *out = into_raw(cipher, state) };
     status_ok()
 }
 
@@ -73,8 +57,8 @@ unsafe extern "C" fn dealloc(cipher: *mut Cipher) -> Status {
     if cipher.is_null() {
         return sys::srtp_err_status_t_srtp_err_status_bad_param;
     }
-    // SAFETY: `cipher` is the first field of an IcmAlloc made by `alloc`.
-    let mut boxed = unsafe { Box::from_raw(cipher.cast::<IcmAlloc>()) };
+    // SAFETY: `cipher` came from `alloc`.
+    let mut boxed = unsafe { from_raw::<Cipher, IcmState>(cipher) };
     // Key material: `aes` zeroes its key schedule on drop (feature zeroize);
     // the salt and keystream are ours to clear.
     // SAFETY: volatile writes over plain arrays we own.

@@ -11,7 +11,7 @@ use std::ptr;
 use openssl_sys as ossl;
 use srtp2_sys as sys;
 
-use super::abi::{Auth, AuthTestCase, AuthType, Status, SRTP_HMAC_SHA1};
+use super::abi::{from_raw, into_raw, Auth, AuthTestCase, AuthType, Status, SRTP_HMAC_SHA1};
 
 const DIGEST_LEN: usize = 20;
 const BLOCK_LEN: usize = 64;
@@ -23,13 +23,6 @@ struct HmacState {
     inner: ossl::SHA_CTX,
     outer: ossl::SHA_CTX,
     work: ossl::SHA_CTX,
-}
-
-/// `srtp_auth_t` and its state in one allocation.
-#[repr(C)]
-struct HmacAlloc {
-    auth: Auth,
-    state: HmacState,
 }
 
 /// SHA_CTX is plain integers; openssl-sys just does not derive Copy for it.
@@ -44,17 +37,9 @@ unsafe extern "C" fn alloc(out: *mut *mut Auth, key_len: c_int, out_len: c_int) 
     }
     // SAFETY: SHA_CTX is plain integers; zero is a valid (not yet keyed) value.
     let state: HmacState = unsafe { std::mem::zeroed() };
-    let boxed = Box::new(HmacAlloc {
-        auth: Auth { type_: &HMAC_SHA1, state: ptr::null_mut(), out_len, key_len, prefix_len: 0 },
-        state,
-    });
-    let raw = Box::into_raw(boxed);
-    // SAFETY: raw is a live, uniquely owned allocation; the state pointer stays
-    // valid until dealloc frees the box.
-    unsafe {
-        (*raw).auth.state = ptr::addr_of_mut!((*raw).state).cast();
-        *out = ptr::addr_of_mut!((*raw).auth);
-    }
+    let auth = Auth { type_: &HMAC_SHA1, state: ptr::null_mut(), out_len, key_len, prefix_len: 0 };
+    // SAFETY: libsrtp passes a valid out pointer (checked for NULL above).
+    unsafe { *out = into_raw(auth, state) };
     sys::srtp_err_status_t_srtp_err_status_ok
 }
 
@@ -62,8 +47,8 @@ unsafe extern "C" fn dealloc(auth: *mut Auth) -> Status {
     if auth.is_null() {
         return sys::srtp_err_status_t_srtp_err_status_bad_param;
     }
-    // SAFETY: `auth` is the first field of an HmacAlloc made by `alloc`.
-    let mut boxed = unsafe { Box::from_raw(auth.cast::<HmacAlloc>()) };
+    // SAFETY: `auth` came from `alloc`.
+    let mut boxed = unsafe { from_raw::<Auth, HmacState>(auth) };
     // The pad states are key material.
     // SAFETY: writing zeroes over plain integer state we own.
     unsafe { ptr::write_volatile(&mut boxed.state, std::mem::zeroed()) };

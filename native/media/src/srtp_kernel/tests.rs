@@ -175,18 +175,28 @@ fn aes_icm_refuses_other_key_sizes() {
     assert!(c.is_null());
 }
 
-/// Seal through the plug-in (AAD given in two parts, as libsrtp does for SRTCP).
-fn plugin_gcm_seal(key: &[u8], iv: &[u8; 12], aad: &[u8], data: &[u8], tag: usize) -> Vec<u8> {
+/// A GCM plug-in cipher keyed and with its IV set for `direction` (0 seal, 1 open).
+fn gcm_started(key: &[u8], iv: &[u8; 12], direction: i32, tag: usize) -> *mut Cipher {
     let t = gcm_type();
     let mut c: *mut Cipher = ptr::null_mut();
-    let mut out = data.to_vec();
-    out.resize(data.len() + tag, 0);
     unsafe {
         assert_eq!((t.alloc)(&mut c, 28, tag as i32), OK);
         let state = (*c).state;
         assert_eq!((t.init)(state, key.as_ptr()), OK);
         let mut iv = *iv;
-        assert_eq!((t.set_iv)(state, iv.as_mut_ptr(), 0), OK);
+        assert_eq!((t.set_iv)(state, iv.as_mut_ptr(), direction), OK);
+    }
+    c
+}
+
+/// Seal through the plug-in (AAD given in two parts, as libsrtp does for SRTCP).
+fn plugin_gcm_seal(key: &[u8], iv: &[u8; 12], aad: &[u8], data: &[u8], tag: usize) -> Vec<u8> {
+    let t = gcm_type();
+    let c = gcm_started(key, iv, 0, tag);
+    let mut out = data.to_vec();
+    out.resize(data.len() + tag, 0);
+    unsafe {
+        let state = (*c).state;
         let (a1, a2) = aad.split_at(aad.len() / 2);
         assert_eq!((t.set_aad.unwrap())(state, a1.as_ptr(), a1.len() as u32), OK);
         assert_eq!((t.set_aad.unwrap())(state, a2.as_ptr(), a2.len() as u32), OK);
@@ -203,14 +213,10 @@ fn plugin_gcm_seal(key: &[u8], iv: &[u8; 12], aad: &[u8], data: &[u8], tag: usiz
 /// Open through the plug-in: Ok(plaintext) or the libsrtp status.
 fn plugin_gcm_open(key: &[u8], iv: &[u8; 12], aad: &[u8], sealed: &[u8], tag: usize) -> Result<Vec<u8>, u32> {
     let t = gcm_type();
-    let mut c: *mut Cipher = ptr::null_mut();
+    let c = gcm_started(key, iv, 1, tag);
     let mut buf = sealed.to_vec();
     unsafe {
-        assert_eq!((t.alloc)(&mut c, 28, tag as i32), OK);
         let state = (*c).state;
-        assert_eq!((t.init)(state, key.as_ptr()), OK);
-        let mut iv = *iv;
-        assert_eq!((t.set_iv)(state, iv.as_mut_ptr(), 1), OK);
         assert_eq!((t.set_aad.unwrap())(state, aad.as_ptr(), aad.len() as u32), OK);
         let mut n = buf.len() as c_uint;
         let r = (t.decrypt)(state, buf.as_mut_ptr(), &mut n);
