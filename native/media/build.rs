@@ -6,6 +6,9 @@ fn main() {
     let openssl = env::var("DEP_OPENSSL_VERSION_NUMBER").unwrap_or_else(|_| "unknown".into());
     println!("cargo:rustc-env=ESBC_OPENSSL_BUILT={openssl}");
     println!("cargo:rustc-env=ESBC_LIBSRTP_BUILT={}", libsrtp_source_version());
+    // This crate's own tests link the same libsrtp allocator wrapper as the
+    // addon (srtp_kernel::recording).
+    println!("cargo:rustc-link-arg=-Wl,--wrap=srtp_crypto_alloc");
     println!("cargo:rerun-if-changed=build.rs");
 }
 

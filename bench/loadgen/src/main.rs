@@ -77,6 +77,12 @@ fn run() -> Result<(), String> {
         })
         .collect();
 
+    // This thread (and the perf it starts, which inherits its affinity)
+    // stays on the generator's CPUs, off the relay's core: a perf process
+    // woken on the relay's core would delay whichever relay is measured.
+    if let Some(&c) = cpus.first() {
+        procstat::pin_current_thread(c);
+    }
     // Watch the relay (and ourselves) over exactly the measured window.
     let me = std::process::id();
     sleep_until(sched.window_start_ns);

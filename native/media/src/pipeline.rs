@@ -9,7 +9,7 @@ use crate::leg::{Component, Leg, LegEvent, LegSpec, LegUpdate, Side};
 use crate::music::MusicSource;
 use std::sync::Arc;
 use crate::packet::{self, PacketKind};
-use crate::srtp::SrtpProfile;
+use crate::srtp::{SrtpDirection, SrtpProfile};
 use crate::stats::DropReason;
 
 /// Something the control plane should hear about (batched by the worker).
@@ -86,6 +86,25 @@ impl Pipeline {
                 Err(reason) => leg.stats.drop(reason),
             }
         }
+    }
+
+    /// First step of loading what a datagram arriving on either side reads:
+    /// both legs' per-packet fields. The worker calls it one event ahead, so
+    /// these cache misses overlap the previous datagram's system calls.
+    #[inline]
+    pub fn prefetch_legs(&self) {
+        for leg in &self.legs {
+            leg.prefetch_hot();
+        }
+    }
+
+    /// Second step, for a datagram arriving on `side` (reads the SRTP
+    /// handles `prefetch_legs` asked for): the receiving leg's SRTP-in and
+    /// the other leg's SRTP-out state, before the receive system call.
+    #[inline]
+    pub fn prefetch_srtp(&self, side: Side) {
+        self.legs[side.index()].prefetch_srtp(SrtpDirection::Inbound);
+        self.legs[side.other().index()].prefetch_srtp(SrtpDirection::Outbound);
     }
 
     pub fn leg(&self, side: Side) -> &Leg {

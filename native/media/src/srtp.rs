@@ -11,6 +11,8 @@ use std::sync::Once;
 
 use srtp2_sys as sys;
 
+use crate::srtp_kernel::{record_allocations, HotState};
+
 /// SRTP protection profiles we negotiate (RFC 5764, RFC 7714) and offer in SDES.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SrtpProfile {
@@ -167,10 +169,14 @@ fn ensure_init() {
 /// the per-packet SSRC check reads no separate allocation).
 pub const MAX_SSRCS: usize = 16;
 
-/// repr(C): the libsrtp handle and the first SSRCs share a cache line.
+/// repr(C): the libsrtp handle, the plug-in state addresses and the first
+/// SSRCs share a cache line.
 #[repr(C)]
 pub struct SrtpContext {
     raw: sys::srtp_t,
+    /// Where libsrtp's and the plug-ins' per-packet state lives (prefetched
+    /// before the receive system call, see `prefetch`).
+    hot: HotState,
     profile: SrtpProfile,
     known: u8,
     max_ssrcs: u8,
@@ -205,16 +211,30 @@ impl SrtpContext {
         policy.allow_repeat_tx = 0;
         let mut raw: sys::srtp_t = std::ptr::null_mut();
         // SAFETY: policy and key outlive the call; libsrtp copies the key.
-        let rc = unsafe { sys::srtp_create(&mut raw, &policy) };
+        let (rc, regions) = record_allocations(|| unsafe { sys::srtp_create(&mut raw, &policy) });
         key.iter_mut().for_each(|b| *b = 0);
         if rc != sys::srtp_err_status_t_srtp_err_status_ok {
             return Err(SrtpError::Other(rc));
         }
-        Ok(SrtpContext { raw, profile, known: 0, max_ssrcs: max_ssrcs.min(MAX_SSRCS) as u8, ssrcs: [0; MAX_SSRCS] })
+        let hot = HotState::from_create(raw.cast::<u8>().cast_const(), &regions);
+        Ok(SrtpContext { raw, hot, profile, known: 0, max_ssrcs: max_ssrcs.min(MAX_SSRCS) as u8, ssrcs: [0; MAX_SSRCS] })
     }
 
     pub fn profile(&self) -> SrtpProfile {
         self.profile
+    }
+
+    /// Starts loading what protecting or unprotecting a packet reads first:
+    /// libsrtp's session and the plug-ins' key state (cold after the kernel's
+    /// work between two packets of a call).
+    #[inline]
+    pub fn prefetch(&self) {
+        self.hot.prefetch();
+    }
+
+    /// How many of libsrtp's and the plug-ins' allocations `prefetch` covers.
+    pub fn prefetch_regions(&self) -> usize {
+        self.hot.regions()
     }
 
     /// Number of SSRCs this context has streams for.
@@ -262,7 +282,16 @@ impl SrtpContext {
             return Err(SrtpError::SsrcLimit);
         }
         let mut l = len as i32;
-        let rc = op(self.raw, buf.as_mut_ptr().cast(), &mut l);
+        let rc = if self.known == 0 {
+            // The first SSRC's stream is cloned now: learn where it lives.
+            let (rc, regions) = record_allocations(|| op(self.raw, buf.as_mut_ptr().cast(), &mut l));
+            if rc == sys::srtp_err_status_t_srtp_err_status_ok {
+                self.hot.add_stream(&regions);
+            }
+            rc
+        } else {
+            op(self.raw, buf.as_mut_ptr().cast(), &mut l)
+        };
         match rc {
             sys::srtp_err_status_t_srtp_err_status_ok => {
                 if !known {

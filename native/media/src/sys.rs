@@ -9,6 +9,18 @@ pub const BUF_SIZE: usize = 2048;
 /// Largest datagram accepted: leaves room in BUF_SIZE for an SRTP trailer.
 pub const MAX_DATAGRAM: usize = BUF_SIZE - crate::srtp::SRTP_MAX_TRAILER;
 
+/// A hint to start loading the cache line at `p` (no effect on other targets).
+#[inline(always)]
+pub fn prefetch(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch never faults, whatever the address.
+    unsafe {
+        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(p.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 pub struct Epoll(RawFd);
 
 impl Epoll {
@@ -21,8 +33,12 @@ impl Epoll {
         Ok(Epoll(fd))
     }
 
+    /// Edge-triggered: a ready socket is reported once per arrival, so the
+    /// caller must read until a receive comes back short (`RecvBatch::recv`
+    /// returning less than its capacity). Level-triggered epoll re-polls every
+    /// socket it reported on the next wait, a second `sock_poll` per packet.
     pub fn add(&self, fd: RawFd, token: u64) -> io::Result<()> {
-        let mut ev = libc::epoll_event { events: libc::EPOLLIN as u32, u64: token };
+        let mut ev = libc::epoll_event { events: (libc::EPOLLIN | libc::EPOLLET) as u32, u64: token };
         // SAFETY: valid epoll fd and event struct.
         if unsafe { libc::epoll_ctl(self.0, libc::EPOLL_CTL_ADD, fd, &mut ev) } < 0 {
             return Err(io::Error::last_os_error());
@@ -168,7 +184,14 @@ impl RecvBatch {
         b
     }
 
-    /// Receives up to the batch size without blocking. Returns the count.
+    /// How many datagrams one `recv` can return.
+    pub fn capacity(&self) -> usize {
+        self.msgs.len()
+    }
+
+    /// Receives up to the batch size without blocking. Returns the count; less
+    /// than `capacity()` means the socket's queue was empty when the kernel
+    /// looked (with an edge-triggered epoll, the caller is done with it).
     pub fn recv(&mut self, fd: RawFd) -> usize {
         for m in &mut self.msgs[..self.dirty] {
             m.msg_hdr.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
@@ -246,35 +269,60 @@ impl SendBatch {
         let mut start = 0;
         while start < self.n {
             let fd = self.fds[start];
-            let mut end = start;
-            while end < self.n && self.fds[end] == fd {
-                self.iovs[end] = libc::iovec { iov_base: self.bufs[end].as_mut_ptr().cast(), iov_len: self.lens[end] };
-                let h = &mut self.msgs[end].msg_hdr;
-                h.msg_name = (&mut self.addrs[end] as *mut libc::sockaddr_storage).cast();
-                h.msg_namelen = self.addr_lens[end];
-                h.msg_iov = &mut self.iovs[end];
-                h.msg_iovlen = 1;
-                h.msg_control = std::ptr::null_mut();
-                h.msg_controllen = 0;
-                h.msg_flags = 0;
-                end += 1;
-            }
-            let mut off = start;
-            while off < end {
-                // SAFETY: headers point at our buffers; count within bounds.
-                let r = unsafe {
-                    libc::sendmmsg(fd, self.msgs[off..end].as_mut_ptr(), (end - off) as u32, libc::MSG_DONTWAIT)
-                };
-                if r <= 0 {
-                    // Skip the datagram that failed (full buffer, unreachable...).
-                    self.errors += 1;
-                    off += 1;
-                } else {
-                    off += r as usize;
-                }
+            let end = start + self.fds[start..self.n].iter().take_while(|&&f| f == fd).count();
+            if end - start == 1 {
+                // The usual case (each call's packets leave on their own
+                // socket): sendto skips sendmmsg's msghdr and iovec copies.
+                self.send_one(start);
+            } else {
+                self.send_run(fd, start, end);
             }
             start = end;
         }
         self.n = 0;
+    }
+
+    /// Datagrams `start..end`, all on `fd`, with as few sendmmsg calls as the kernel allows.
+    fn send_run(&mut self, fd: RawFd, start: usize, end: usize) {
+        for i in start..end {
+            self.iovs[i] = libc::iovec { iov_base: self.bufs[i].as_mut_ptr().cast(), iov_len: self.lens[i] };
+            let h = &mut self.msgs[i].msg_hdr;
+            h.msg_name = (&mut self.addrs[i] as *mut libc::sockaddr_storage).cast();
+            h.msg_namelen = self.addr_lens[i];
+            h.msg_iov = &mut self.iovs[i];
+            h.msg_iovlen = 1;
+            h.msg_control = std::ptr::null_mut();
+            h.msg_controllen = 0;
+            h.msg_flags = 0;
+        }
+        let mut off = start;
+        while off < end {
+            // SAFETY: headers point at our buffers; count within bounds.
+            let r = unsafe { libc::sendmmsg(fd, self.msgs[off..end].as_mut_ptr(), (end - off) as u32, libc::MSG_DONTWAIT) };
+            if r <= 0 {
+                // Skip the datagram that failed (full buffer, unreachable...).
+                self.errors += 1;
+                off += 1;
+            } else {
+                off += r as usize;
+            }
+        }
+    }
+
+    fn send_one(&mut self, i: usize) {
+        // SAFETY: buffer and address are ours and sized as declared.
+        let r = unsafe {
+            libc::sendto(
+                self.fds[i],
+                self.bufs[i].as_ptr().cast(),
+                self.lens[i],
+                libc::MSG_DONTWAIT,
+                (&self.addrs[i] as *const libc::sockaddr_storage).cast(),
+                self.addr_lens[i],
+            )
+        };
+        if r < 0 {
+            self.errors += 1;
+        }
     }
 }

@@ -217,8 +217,24 @@ impl Worker {
             let wait_ms = wake_at.saturating_duration_since(now).as_millis() as i32;
             let n = self.epoll.wait(&mut ready, wait_ms.max(0));
             let now = Instant::now();
-            for ev in &ready[..n] {
-                let t = ev.u64;
+            // Software pipeline over the ready sockets: while datagram i is
+            // received and relayed, the slot of i + 2 and the legs of i + 1
+            // are loading (each a dependent chain of cache misses otherwise
+            // paid one after the other; measured in bench/).
+            for ev in ready.iter().take(n.min(2)) {
+                self.prefetch_slot(ev.u64);
+            }
+            if n > 0 {
+                self.prefetch_legs(ready[0].u64);
+            }
+            for i in 0..n {
+                let t = ready[i].u64;
+                if let Some(ev) = ready[..n].get(i + 2) {
+                    self.prefetch_slot(ev.u64);
+                }
+                if let Some(ev) = ready[..n].get(i + 1) {
+                    self.prefetch_legs(ev.u64);
+                }
                 if t == WAKE_TOKEN {
                     self.wake.drain();
                     if !self.run_commands(now) {
@@ -246,6 +262,26 @@ impl Worker {
         }
     }
 
+    fn prefetch_slot(&self, t: u64) {
+        if t == WAKE_TOKEN {
+            return;
+        }
+        if let Some(slot) = self.slots.get(untoken(t).0) {
+            let p = (slot as *const Option<Slot>).cast::<u8>();
+            sys::prefetch(p);
+            sys::prefetch(p.wrapping_add(std::mem::size_of::<Option<Slot>>() - 1));
+        }
+    }
+
+    fn prefetch_legs(&self, t: u64) {
+        if t == WAKE_TOKEN {
+            return;
+        }
+        if let Some(Some(slot)) = self.slots.get(untoken(t).0) {
+            slot.pipeline.prefetch_legs();
+        }
+    }
+
     fn on_readable(&mut self, t: u64, now: Instant) {
         let (idx, generation, side, comp) = untoken(t);
         let Some(Some(slot)) = self.slots.get(idx) else { return };
@@ -255,20 +291,27 @@ impl Worker {
         let r = run_guarded(self.slots[idx].as_mut(), &mut self.out, |slot, out| {
             let recv = &mut self.recv;
             let fd = slot.fds[side.index()][comp as usize];
-            let n = recv.recv(fd);
-            for i in 0..n {
-                let (len, src, truncated) = recv.entry(i);
-                let Some(src) = src else { continue };
-                if truncated {
-                    let leg = slot.pipeline.leg_mut(side);
-                    leg.stats.packets_in += 1;
-                    leg.stats.drop(DropReason::Oversized);
-                    continue;
+            slot.pipeline.prefetch_srtp(side);
+            // Edge-triggered epoll: read until the queue is empty.
+            loop {
+                let n = recv.recv(fd);
+                for i in 0..n {
+                    let (len, src, truncated) = recv.entry(i);
+                    let Some(src) = src else { continue };
+                    if truncated {
+                        let leg = slot.pipeline.leg_mut(side);
+                        leg.stats.packets_in += 1;
+                        leg.stats.drop(DropReason::Oversized);
+                        continue;
+                    }
+                    let buf = &mut recv.bufs[i][..];
+                    #[cfg(test)]
+                    tests::maybe_panic(&buf[..len]);
+                    slot.pipeline.on_datagram(side, comp, src, buf, len, now, out);
                 }
-                let buf = &mut recv.bufs[i][..];
-                #[cfg(test)]
-                tests::maybe_panic(&buf[..len]);
-                slot.pipeline.on_datagram(side, comp, src, buf, len, now, out);
+                if n < recv.capacity() {
+                    break;
+                }
             }
         });
         if let Err(msg) = r {

@@ -1,5 +1,5 @@
 //! The baseline relay: receive, send, no crypto, no parsing. Same I/O style
-//! as the engine's worker (one thread, level-triggered epoll, recvmmsg of up
+//! as the engine's worker (one thread, edge-triggered epoll, recvmmsg of up
 //! to 32, a sendmmsg batch flushed once per loop turn; the engine's own `sys`
 //! module), so the difference to the engine is what the engine adds.
 //!
@@ -58,15 +58,21 @@ fn main() {
         let n = epoll.wait(&mut ready, 50);
         for ev in &ready[..n] {
             let i = ev.u64 as usize;
-            let got = recv.recv(fds[i]);
-            for k in 0..got {
-                let (len, src, truncated) = recv.entry(k);
-                if truncated {
-                    continue;
+            // Edge-triggered epoll (sys::Epoll): read until the queue is empty.
+            loop {
+                let got = recv.recv(fds[i]);
+                for k in 0..got {
+                    let (len, src, truncated) = recv.entry(k);
+                    if truncated {
+                        continue;
+                    }
+                    peers[i] = src;
+                    if let Some(dst) = peers[i ^ 1] {
+                        out.push(fds[i ^ 1], &dst, &recv.bufs[k][..len]);
+                    }
                 }
-                peers[i] = src;
-                if let Some(dst) = peers[i ^ 1] {
-                    out.push(fds[i ^ 1], &dst, &recv.bufs[k][..len]);
+                if got < recv.capacity() {
+                    break;
                 }
             }
         }

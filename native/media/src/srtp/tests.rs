@@ -183,3 +183,28 @@ fn huge_sequence_jumps_are_dropped_and_the_stream_goes_on() {
         }
     }
 }
+
+#[test]
+fn prefetch_knows_where_each_session_keeps_its_per_packet_state() {
+    // At creation: the session, the RTP cipher (AES-CM state; GCM state, its
+    // AAD buffer and the state's last line), the RTP auth (HMAC state; for
+    // GCM libsrtp's null auth), the key limit. The first packet adds its
+    // stream, the stream's keys and its replay bitmap. Proves the link wrap
+    // of libsrtp's allocator and the plug-in reports took effect.
+    for (profile, cipher) in [(SrtpProfile::AesCm128HmacSha1_80, 1), (SrtpProfile::AeadAes128Gcm, 3)] {
+        let (mut tx, mut rx) = pair(profile);
+        // On libsrtp's own crypto only its null auth (GCM) is recognised.
+        let builtin_null_auth = usize::from(profile == SrtpProfile::AeadAes128Gcm);
+        let at_create = if builtin_crypto_requested() { 2 + builtin_null_auth } else { 3 + cipher };
+        assert_eq!(tx.prefetch_regions(), at_create, "{profile} before the first packet");
+        let wire = protect(&mut tx, &rtp(1, 0x1234, &[0xd5; 160]));
+        unprotect(&mut rx, &wire).unwrap();
+        assert_eq!(tx.prefetch_regions(), at_create + 3, "{profile} outbound");
+        assert_eq!(rx.prefetch_regions(), at_create + 3, "{profile} inbound");
+        // A second SSRC adds nothing: the first stream's state is what is prefetched.
+        let wire = protect(&mut tx, &rtp(1, 0x5678, &[0xd5; 160]));
+        unprotect(&mut rx, &wire).unwrap();
+        assert_eq!(rx.prefetch_regions(), at_create + 3, "{profile} second SSRC");
+        rx.prefetch();
+    }
+}

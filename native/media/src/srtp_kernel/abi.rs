@@ -104,16 +104,20 @@ pub struct WithState<H, S> {
 
 /// The libsrtp objects that carry a `void *state`.
 pub trait HasState {
+    /// Recorded as (for prefetching, see recording::HotState).
+    const ORIGIN: super::recording::Origin;
     fn set_state(&mut self, state: *mut c_void);
 }
 
 impl HasState for Auth {
+    const ORIGIN: super::recording::Origin = super::recording::Origin::Auth;
     fn set_state(&mut self, state: *mut c_void) {
         self.state = state;
     }
 }
 
 impl HasState for Cipher {
+    const ORIGIN: super::recording::Origin = super::recording::Origin::Cipher;
     fn set_state(&mut self, state: *mut c_void) {
         self.state = state;
     }
@@ -123,6 +127,7 @@ impl HasState for Cipher {
 /// keeps (freed by `from_raw` in the plug-in's dealloc).
 pub fn into_raw<H: HasState, S>(head: H, state: S) -> *mut H {
     let raw = Box::into_raw(Box::new(WithState { head, state }));
+    super::recording::record(H::ORIGIN, raw.cast::<u8>().cast_const(), std::mem::size_of::<WithState<H, S>>());
     // SAFETY: raw is live and uniquely owned until `from_raw`; the state
     // pointer stays valid as long as the allocation.
     unsafe {

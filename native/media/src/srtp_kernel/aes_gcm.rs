@@ -17,7 +17,8 @@ use aes_gcm::aead::AeadInPlace;
 use aes_gcm::{Aes128Gcm, KeyInit, Nonce, Tag};
 use srtp2_sys as sys;
 
-use super::abi::{from_raw, into_raw, Cipher, CipherTestCase, CipherType, Status, SRTP_AES_GCM_128};
+use super::abi::{from_raw, into_raw, Cipher, CipherTestCase, CipherType, Status, WithState, SRTP_AES_GCM_128};
+use super::recording::{record, Origin};
 
 const KEY_LEN: usize = 16;
 const SALT_LEN: usize = 12;
@@ -27,18 +28,21 @@ const SHORT_TAG_LEN: usize = 8;
 const DIR_ENCRYPT: c_int = 0;
 const DIR_DECRYPT: c_int = 1;
 
+/// Per-packet fields first, the key (large: both AES key schedules and
+/// GHASH's) last, as in the AES-ICM plug-in.
+#[repr(C)]
 struct GcmState {
-    gcm: Option<Aes128Gcm>,
     iv: [u8; IV_LEN],
     direction: c_int,
     /// The last sealed packet's tag, for `get_tag`.
     tag: [u8; TAG_LEN],
     /// Tag bytes on the wire: 16, or 8 (truncated).
     tag_len: usize,
-    /// Scratch for verifying truncated tags.
-    scratch: Vec<u8>,
     /// AAD of the packet in progress (reused: no allocation per packet).
     aad: Vec<u8>,
+    /// Scratch for verifying truncated tags.
+    scratch: Vec<u8>,
+    gcm: Option<Aes128Gcm>,
 }
 
 unsafe extern "C" fn alloc(out: *mut *mut Cipher, key_len: c_int, tag_len: c_int) -> Status {
@@ -56,8 +60,19 @@ unsafe extern "C" fn alloc(out: *mut *mut Cipher, key_len: c_int, tag_len: c_int
         scratch: Vec::new(),
         aad: Vec::with_capacity(64),
     };
+    // Every packet also reads the AAD buffer (it stays put when the Vec
+    // moves) and the GHASH key: 32 bytes either before or (as measured) after
+    // the 704-byte AES key schedules, so at the start or in the last line of
+    // the state. Both reported for prefetching with the state.
+    let aad = (state.aad.as_ptr(), state.aad.capacity());
     // SAFETY: libsrtp passes a valid out pointer (checked for NULL above).
-    unsafe { *out = into_raw(cipher, state) };
+    let head = unsafe {
+        *out = into_raw(cipher, state);
+        *out
+    };
+    let end = head.cast::<u8>().cast_const().wrapping_add(std::mem::size_of::<WithState<Cipher, GcmState>>());
+    record(Origin::Cipher, aad.0, aad.1);
+    record(Origin::Cipher, end.wrapping_sub(64), 64);
     sys::srtp_err_status_t_srtp_err_status_ok
 }
 

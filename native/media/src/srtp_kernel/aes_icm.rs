@@ -23,11 +23,12 @@ const SALT_LEN: usize = 14;
 /// Counter blocks encrypted per EVP call (a 172-byte packet needs 10).
 const CHUNK_BLOCKS: usize = 16;
 
-/// Per-stream state.
+/// Per-stream state. The per-packet fields come first and the key last: the
+/// autodetecting AES type holds the software key schedule too (~700 bytes),
+/// but a packet reads only the AES-NI round keys at its start, so what one
+/// packet touches stays within the first lines the worker prefetches.
 #[repr(C)]
 struct IcmState {
-    /// None until `init` sets the key.
-    aes: Option<Aes128Enc>,
     /// Salt, left-aligned, low 16 bits zero (the "offset" XORed with each IV).
     offset: [u8; BLOCK],
     /// Next counter block to encrypt.
@@ -35,6 +36,8 @@ struct IcmState {
     /// Keystream of the last block, and how much of it is used (16 = none left).
     keystream: [u8; BLOCK],
     used: usize,
+    /// None until `init` sets the key.
+    aes: Option<Aes128Enc>,
 }
 
 fn status_ok() -> Status {

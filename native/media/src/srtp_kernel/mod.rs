@@ -13,6 +13,8 @@ mod abi;
 mod aes_gcm;
 mod aes_icm;
 mod hmac_sha1;
+mod recording;
+pub use recording::{record_allocations, HotState};
 #[cfg(test)]
 mod tests;
 
