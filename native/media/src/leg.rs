@@ -200,11 +200,13 @@ impl Leg {
         Ok(leg)
     }
 
-    /// Prefetches the leading per-packet fields (through the counters).
+    /// Prefetches the leading per-packet fields, through the packet and byte
+    /// counters at the start of `stats`.
     #[inline]
     pub fn prefetch_hot(&self) {
+        const PER_PACKET_COUNTERS: usize = 4 * std::mem::size_of::<u64>();
         let start = (self as *const Leg).cast::<u8>();
-        let hot_end = std::mem::offset_of!(Leg, stats) + std::mem::size_of::<[u64; 4]>();
+        let hot_end = std::mem::offset_of!(Leg, stats) + PER_PACKET_COUNTERS;
         let mut off = 0;
         // The leg need not start on a line boundary: one line more covers the tail.
         while off < hot_end + 63 {

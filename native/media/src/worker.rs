@@ -262,22 +262,21 @@ impl Worker {
         }
     }
 
+    /// The slot entry a readiness token names (None for the wake token).
+    fn slot_entry(&self, t: u64) -> Option<&Option<Slot>> {
+        (t != WAKE_TOKEN).then(|| self.slots.get(untoken(t).0)).flatten()
+    }
+
     fn prefetch_slot(&self, t: u64) {
-        if t == WAKE_TOKEN {
-            return;
-        }
-        if let Some(slot) = self.slots.get(untoken(t).0) {
-            let p = (slot as *const Option<Slot>).cast::<u8>();
+        if let Some(entry) = self.slot_entry(t) {
+            let p = (entry as *const Option<Slot>).cast::<u8>();
             sys::prefetch(p);
             sys::prefetch(p.wrapping_add(std::mem::size_of::<Option<Slot>>() - 1));
         }
     }
 
     fn prefetch_legs(&self, t: u64) {
-        if t == WAKE_TOKEN {
-            return;
-        }
-        if let Some(Some(slot)) = self.slots.get(untoken(t).0) {
+        if let Some(Some(slot)) = self.slot_entry(t) {
             slot.pipeline.prefetch_legs();
         }
     }

@@ -61,9 +61,9 @@ unsafe extern "C" fn alloc(out: *mut *mut Cipher, key_len: c_int, tag_len: c_int
         aad: Vec::with_capacity(64),
     };
     // Every packet also reads the AAD buffer (it stays put when the Vec
-    // moves) and the GHASH key: 32 bytes either before or (as measured) after
-    // the 704-byte AES key schedules, so at the start or in the last line of
-    // the state. Both reported for prefetching with the state.
+    // moves) and the GHASH key: 32 bytes that Rust may place before or after
+    // the 704-byte AES key schedules, so in the state's first lines or in its
+    // last line. Both reported for prefetching with the state.
     let aad = (state.aad.as_ptr(), state.aad.capacity());
     // SAFETY: libsrtp passes a valid out pointer (checked for NULL above).
     let head = unsafe {
