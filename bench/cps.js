@@ -21,7 +21,7 @@ const report = require('./lib/report');
 const args = process.argv.slice(2);
 const opt = (name, dflt) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : dflt; };
 const stepSeconds = Number(opt('--step-seconds', '5'));
-const rates = opt('--rates', '100,200,400,700,1000,1500,2000,3000,4000,5000,6000').split(',').map(Number);
+const rates = opt('--rates', '100,200,400,700,1000,1250,1500,1750,2000,2500,3000,4000,5000,6000,8000').split(',').map(Number);
 const dtlsRates = opt('--dtls-rates', '50,100,200,300,400,600,800,1000').split(',').map(Number);
 const MEDIA = { portMin: 50000, portMax: 59999 };
 // sipp binds a control socket (0.0.0.0:8888 by default) and a media socket:
@@ -89,18 +89,28 @@ async function dtlsStep(target, rate) {
   }
 }
 
-/** Steps up until a step has a failed call; CPU per call of the watched processes. */
+const passed = (s) => s.failed === 0 && s.ok === s.calls;
+
+/**
+ * Steps up until a rate fails; CPU per call of the watched processes. A rate
+ * that fails is tried once more (both paths alike): one stray lost datagram
+ * on a loaded 2-core box should not end a ladder, two failures at a rate do.
+ */
 async function ladder(name, list, step, watch = []) {
   let best = 0;
   const rows = [];
   for (const rate of list) {
-    const t0 = watch.map(cpuTicks);
-    const s = await step(rate);
-    const ticks = watch.map((p, i) => cpuTicks(p) - t0[i]);
-    const row = { rate, ...s, cpuMsPerCall: watch.length && s.ok ? ticks.map((t) => +((t * 10) / s.ok).toFixed(3)) : undefined };
-    rows.push(row);
-    console.error(`[bench:cps] ${name} ${rate}/s: ok ${s.ok} failed ${s.failed} exit ${s.exit}` + (row.cpuMsPerCall ? ` cpu ms/call ${row.cpuMsPerCall.join(' + ')}` : ''));
-    if (s.failed !== 0 || s.ok !== s.calls) break;
+    let row;
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      const t0 = watch.map(cpuTicks);
+      const s = await step(rate);
+      const ticks = watch.map((p, i) => cpuTicks(p) - t0[i]);
+      row = { rate, attempt, ...s, cpuMsPerCall: watch.length && s.ok ? ticks.map((t) => +((t * 10) / s.ok).toFixed(3)) : undefined };
+      rows.push(row);
+      console.error(`[bench:cps] ${name} ${rate}/s try ${attempt}: ok ${s.ok} failed ${s.failed} exit ${s.exit}` + (row.cpuMsPerCall ? ` cpu ms/call ${row.cpuMsPerCall.join(' + ')}` : ''));
+      if (passed(s)) break;
+    }
+    if (!passed(row)) break;
     best = rate;
   }
   return { best, rows };
@@ -137,11 +147,17 @@ async function startUas() {
 
 function markdown(res) {
   const f = (v) => report.fmt(v, 3);
-  const b = res.viaSbc.rows.find((r) => r.rate === res.viaSbc.best);
-  const d = res.viaSbcDtls.rows.find((r) => r.rate === res.viaSbcDtls.best);
-  const firstFail = (l) => l.rows.find((r) => r.failed !== 0 || r.ok !== r.calls);
-  const fail = (l) => { const x = firstFail(l); return x ? `${report.fmt(x.rate)}/s: ${x.failed} of ${x.calls} failed` : 'none (highest rate tried)'; };
-  return [report.header(res), '', `Steps of ${res.stepSeconds} s at each rate; a step passes when every call completed.`, '',
+  const b = res.viaSbc.rows.find((r) => r.rate === res.viaSbc.best && passed(r));
+  const d = res.viaSbcDtls.rows.find((r) => r.rate === res.viaSbcDtls.best && passed(r));
+  // The rate that ended the ladder: both of its tries failed.
+  const fail = (l) => {
+    const tries = l.rows.filter((r) => r.rate > l.best);
+    return tries.length ? `${report.fmt(tries[0].rate)}/s: ${tries.map((x) => `${x.failed} of ${x.calls}`).join(', then ')} failed` : 'none (highest rate tried)';
+  };
+  const retried = (l) => l.rows.filter((r) => r.attempt === 2 && passed(r)).map((r) => `${report.fmt(r.rate)}/s`);
+  const retries = ['viaSbc', 'direct', 'viaSbcDtls'].map((k) => [k, retried(res[k])]).filter(([, v]) => v.length);
+  return [report.header(res), '', `Steps of ${res.stepSeconds} s at each rate; a step passes when every call completed. A rate that fails is tried once more (both paths alike); the ladder ends at the first rate that fails twice.` +
+    (retries.length ? ` Rates that passed on the second try: ${retries.map(([k, v]) => `${{ viaSbc: 'via SBC', direct: 'direct', viaSbcDtls: 'DTLS via SBC' }[k]} ${v.join(', ')}`).join('; ')}.` : ''), '',
     '| path | highest rate with zero failed calls | first failing step | CPU per call (SBC node + esbc-sip) | ratio to sipp direct |', '|---|---|---|---|---|',
     `| sipp uac -> SBC (B2BUA, media pipelines, RTP SDP) -> sipp uas | ${report.fmt(res.viaSbc.best)}/s | ${fail(res.viaSbc)} | ${b?.cpuMsPerCall ? `${f(b.cpuMsPerCall[0])} + ${f(b.cpuMsPerCall[1])} ms` : '-'} | ${report.fmt(res.viaSbc.best / res.direct.best)}x (target >= 0.25x) |`,
     `| sipp uac -> sipp uas direct | ${report.fmt(res.direct.best)}/s | ${fail(res.direct)} | - | 1x |`,

@@ -7,7 +7,7 @@
 // both ways), 20 ms PCMU-sized packets both directions, every payload checked
 // by the generator. Then DTLS handshakes per CPU-second of this engine.
 //
-//   node bench/media.js [--calls 500,1000,1500,2000] [--seconds 10] [--warmup 2]
+//   node bench/media.js [--calls 500,750,1000,1500,2000] [--seconds 10] [--warmup 2]
 //     [--suites AES_CM_128_HMAC_SHA1_80,AEAD_AES_128_GCM] [--relays trivial,esbc,rtpengine]
 //     [--gen-threads 1] [--gen-cpus 0] [--relay-cpu 1] [--sockets 8] [--handshakes 1000]
 //     [--nice -10]  (run relays and generator niced: the machine is shared)
@@ -33,7 +33,7 @@ const opt = (name, dflt) => {
 };
 const list = (s) => String(s).split(',').filter(Boolean);
 const o = {
-  calls: list(opt('calls', '500,1000,1500,2000')).map(Number),
+  calls: list(opt('calls', '500,750,1000,1500,2000')).map(Number),
   seconds: Number(opt('seconds', 10)),
   warmup: Number(opt('warmup', 2)),
   suites: list(opt('suites', 'AES_CM_128_HMAC_SHA1_80,AEAD_AES_128_GCM')),

@@ -55,7 +55,7 @@ async function setUp(t, { fingerprint, uac, media = {} }) {
   t.after(() => clearInterval(poll));
   // Keep the pipeline's final counters (Call.end closes it and only logs them).
   const close = call.pipeline.close.bind(call.pipeline);
-  call.pipeline.close = () => (last.stats = close() || last.stats);
+  call.pipeline.close = () => close().then((final) => ((last.stats = final || last.stats), final));
   await waitUntil(() => last.stats.b.packetsIn >= 5, 5000, "callee's RTP reaching the SBC");
   // The SBC's caller-side port, from the answer the caller received.
   let answerPort;

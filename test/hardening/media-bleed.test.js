@@ -122,7 +122,7 @@ test('a re-INVITE that moves the peer re-latches to the new address; the old one
   assert.equal(p.stats().b.latched, `127.0.0.1:${oldB.port}`);
 
   // re-INVITE: the callee's media moves to 127.0.0.2:newB (same keys).
-  p.update('b', { remoteAddress: '127.0.0.2', remotePort: newB.address().port });
+  await p.update('b', { remoteAddress: '127.0.0.2', remotePort: newB.address().port });
   // Caller media goes to the new address at once.
   await a.sendTo(pkt(1, 9, 'from-a'), p.local.a.rtpPort);
   await waitUntil(() => newB.received.length === 1, 3000, 'caller media at the new address');

@@ -150,25 +150,48 @@ function expectTyped(f, stage) {
     count(`${stage}: ok`);
     return r;
   } catch (e) {
-    if (e instanceof sdp.SdpError) {
-      assert.ok([400, 488].includes(e.status), `${stage}: SdpError status ${e.status} (${e.reason})`);
-      assert.ok(typeof e.reason === 'string' && e.reason.length > 0, `${stage}: SdpError has a reason`);
-      assert.ok(e.reason.length <= 300, `${stage}: Reason text bounded (${e.reason.length} chars)`);
-      count(`${stage}: SdpError ${e.status}`);
-      return undefined;
-    }
-    // The engine refusing what the SDP layer let through is a 488; an
-    // Internal error (e.g. a type the binding cannot convert) is a bug.
-    if (e instanceof MediaEngineError && e.code !== 'Internal') {
-      count(`${stage}: MediaEngineError ${e.code}`);
-      return undefined;
-    }
-    throw new Error(`${stage}: untyped ${e && e.name}: ${e && e.stack}`);
+    return typedRejection(e, stage);
   } finally {
     const ms = performance.now() - t0;
     assert.ok(ms < SAMPLE_MAX_MS, `${stage} took ${ms.toFixed(0)} ms`);
   }
 }
+
+/** expectTyped for a call that answers with a promise (the engine's update). */
+async function expectTypedAsync(f, stage) {
+  const t0 = performance.now();
+  try {
+    const r = await f();
+    count(`${stage}: ok`);
+    return r;
+  } catch (e) {
+    return typedRejection(e, stage);
+  } finally {
+    const ms = performance.now() - t0;
+    assert.ok(ms < SAMPLE_MAX_MS, `${stage} took ${ms.toFixed(0)} ms`);
+  }
+}
+
+/** undefined for a typed rejection (counted); throws for anything else. */
+function typedRejection(e, stage) {
+  if (e instanceof sdp.SdpError) {
+    assert.ok([400, 488].includes(e.status), `${stage}: SdpError status ${e.status} (${e.reason})`);
+    assert.ok(typeof e.reason === 'string' && e.reason.length > 0, `${stage}: SdpError has a reason`);
+    assert.ok(e.reason.length <= 300, `${stage}: Reason text bounded (${e.reason.length} chars)`);
+    count(`${stage}: SdpError ${e.status}`);
+    return undefined;
+  }
+  // The engine refusing what the SDP layer let through is a 488; an
+  // Internal error (e.g. a type the binding cannot convert) is a bug.
+  if (e instanceof MediaEngineError && e.code !== 'Internal') {
+    count(`${stage}: MediaEngineError ${e.code}`);
+    return undefined;
+  }
+  throw new Error(`${stage}: untyped ${e && e.name}: ${e && e.stack}`);
+}
+
+/** Closes still in flight (the engine answers them asynchronously). */
+const closing = [];
 
 /** The B2BUA's offer path; returns what the answer path needs, or undefined. */
 function offerPath(engine, text, c) {
@@ -188,7 +211,7 @@ function offerPath(engine, text, c) {
     if (offerB) assert.ok(sdp.parseSdp(offerB.sdp), 'the SBC offer parses again');
     return offerB && { offerA, planA, planB, offerB };
   } finally {
-    pipeline.close();
+    closing.push(pipeline.close());
   }
 }
 
@@ -209,6 +232,7 @@ test('fuzzed offers and re-offers: success or a typed rejection, never a crash o
     }),
     { numRuns: RUNS, seed: SEED, interruptAfterTimeLimit: TIME_LIMIT_MS, markInterruptAsFailure: false, includeErrorInReport: true },
   );
+  await Promise.all(closing.splice(0));
   assert.equal(engine.counters().portPairsInUse, 0, 'every pipeline closed');
   t.diagnostic(`${Date.now() - started} ms: ${JSON.stringify(Object.fromEntries(seen))}`);
 });
@@ -217,8 +241,8 @@ test('fuzzed answers: success or a typed rejection, never a crash or a hang', as
   const engine = new MediaEngine({ portMin: 53000, portMax: 53999, workers: 1, mediaTimeoutSecs: 0 });
   t.after(() => engine.shutdown());
   seen.clear();
-  fc.assert(
-    fc.property(fc.nat(offers.length - 1), config, fc.array(mutation, { minLength: 1, maxLength: 6 }), (i, c, muts) => {
+  await fc.assert(
+    fc.asyncProperty(fc.nat(offers.length - 1), config, fc.array(mutation, { minLength: 1, maxLength: 6 }), async (i, c, muts) => {
       const offerA = sdp.parseSdp(offers[i]);
       let planA;
       let planB;
@@ -236,12 +260,12 @@ test('fuzzed answers: success or a typed rejection, never a crash or a hang', as
         if (!answerB) return true;
         const planB2 = expectTyped(() => sdp.applyAnswer(answerB, planB), 'applyAnswer');
         if (!planB2) return true;
-        if (expectTyped(() => (pipeline.update('b', sdp.legUpdateFor(planB2, answerB)), true), 'update') === undefined) return true;
+        if ((await expectTypedAsync(async () => (await pipeline.update('b', sdp.legUpdateFor(planB2, answerB)), true), 'update')) === undefined) return true;
         const built = expectTyped(() => sdp.buildAnswer(offerA, answerB, planA, localLeg('a', planA.fingerprintHash), sdp.createOrigin('2000')), 'buildAnswer');
         if (built) assert.ok(sdp.parseSdp(built.sdp), 'the SBC answer parses again');
         return true;
       } finally {
-        pipeline.close();
+        await pipeline.close();
       }
     }),
     { numRuns: RUNS, seed: SEED, interruptAfterTimeLimit: TIME_LIMIT_MS, markInterruptAsFailure: false, includeErrorInReport: true },

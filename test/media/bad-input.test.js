@@ -135,7 +135,7 @@ test('invalid specifications are refused with clear errors', () => {
   }
 });
 
-test('port exhaustion is reported as PortsExhausted (maps to 503)', () => {
+test('port exhaustion is reported as PortsExhausted (maps to 503); a closed call frees its ports', async () => {
   const engine = new MediaEngine({ portMin: 43000, portMax: 43008, workers: 1 });
   try {
     const made = [];
@@ -149,7 +149,7 @@ test('port exhaustion is reported as PortsExhausted (maps to 503)', () => {
     }
     assert.equal(err.code, 'PortsExhausted');
     assert.equal(err.sipStatus, 503);
-    made[0].close();
+    await made[0].close();
     engine.createPipeline({ a: { kind: 'rtp' }, b: { kind: 'rtp' } });
   } finally {
     engine.shutdown();

@@ -160,7 +160,7 @@ test('ICE-lite leg: checks verified by an independent STUN stack, nominated pair
 
   // ICE restart: new remote credentials, new local ones, same DTLS association.
   const NEW = { ufrag: 'NeWb', pwd: 'newbrowserpassword012345' };
-  const res = sbc.update('a', { kind: 'dtls-srtp', role: 'passive', remoteFingerprints: [fp], rtcpMux: true, ice: { remoteUfrag: NEW.ufrag, remotePwd: NEW.pwd, lite: true } });
+  const res = await sbc.update('a', { kind: 'dtls-srtp', role: 'passive', remoteFingerprints: [fp], rtcpMux: true, ice: { remoteUfrag: NEW.ufrag, remotePwd: NEW.pwd, lite: true } });
   assert.ok(res.ice && res.ice.ufrag !== local.ufrag && res.ice.pwd !== local.pwd, 'new local credentials on restart');
   const old = await browser.ask(check(user, local.pwd, { useCandidate: true }));
   assert.equal(errorCode(old), 401, 'old credentials refused after the restart');

@@ -23,7 +23,7 @@ test('direction is enforced for RTP and can change mid-call', async (t) => {
   await x.sendTo(pkt(1, 1), p.local.a.rtpPort);
   await y.waitFor(1);
   // A holds B: A's SDP says sendonly. A may still send (music), B's media to A stops.
-  p.update('a', { direction: 'sendonly' });
+  await p.update('a', { direction: 'sendonly' });
   await y.sendTo(pkt(1, 2), p.local.b.rtpPort);
   await x.sendTo(pkt(2, 3), p.local.a.rtpPort);
   await y.waitFor(2);
@@ -35,12 +35,12 @@ test('direction is enforced for RTP and can change mid-call', async (t) => {
   await y.sendTo(Buffer.from([0x81, 201, 0, 7, 0, 0, 0, 1, 0, 0, 0, 77, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]), p.local.b.rtpPort);
   await x.waitFor(1);
   // Resume.
-  p.update('a', { direction: 'sendrecv' });
+  await p.update('a', { direction: 'sendrecv' });
   await y.sendTo(pkt(2, 4), p.local.b.rtpPort);
   await x.waitFor(2);
   assert.deepEqual(x.received[1].msg.subarray(12), Buffer.alloc(160, 4));
   // Inactive blocks both ways.
-  p.update('b', { direction: 'inactive' });
+  await p.update('b', { direction: 'inactive' });
   await x.sendTo(pkt(3, 5), p.local.a.rtpPort);
   await new Promise((r) => setTimeout(r, 100));
   assert.equal(y.received.length, 2);
@@ -74,7 +74,7 @@ test('certificate rotation: new calls get a new identity, live calls keep theirs
   // handshake but holds the keys until it learns the fingerprint.
   await waitUntil(() => p2.stats().a.dtlsState === 'awaitingfingerprint', 5000, 'handshake done, awaiting fingerprint');
   assert.ok(!events.some((e) => e.pipeline === p2.id && e.type === 'dtls-connected'));
-  p2.update('a', { kind: 'dtls-srtp', role: 'passive', remoteFingerprints: [newFp] });
+  await p2.update('a', { kind: 'dtls-srtp', role: 'passive', remoteFingerprints: [newFp] });
   await waitUntil(() => events.filter((e) => e.type === 'dtls-connected').length === 2, 5000, 'both connected');
   assert.equal(p2.stats().a.handshakes, 1, 'the late fingerprint did not restart the handshake');
   await x.sendTo(pkt(1, 9), p1.local.a.rtpPort);
@@ -94,14 +94,14 @@ test('a changed fingerprint starts exactly one new handshake; the same one keeps
   const connected = () => engine.counters() && [p1.stats().b.dtlsState, p2.stats().a.dtlsState];
   await waitUntil(() => connected().every((s) => s === 'connected'), 5000, 'connected');
   // Re-offer with the same fingerprint and role (hold): nothing restarts.
-  p1.update('b', { kind: 'dtls-srtp', role: 'active', remoteFingerprints: [{ hash: 'SHA-256', value: fp.value.toLowerCase() }], direction: 'sendonly' });
+  await p1.update('b', { kind: 'dtls-srtp', role: 'active', remoteFingerprints: [{ hash: 'SHA-256', value: fp.value.toLowerCase() }], direction: 'sendonly' });
   assert.equal(p1.stats().b.handshakes, 1);
   assert.equal(p1.stats().b.dtlsState, 'connected');
   // The peer rotated its certificate (new fingerprint): exactly one new handshake.
   engine.rotateCertificate();
   const p3 = engine.createPipeline({ a: { kind: 'dtls-srtp', role: 'passive', remoteFingerprints: [fp] }, b: { kind: 'rtp' } });
   const fp3 = p3.local.a.fingerprint;
-  p1.update('b', { kind: 'dtls-srtp', role: 'active', remoteFingerprints: [fp3], remoteAddress: '127.0.0.1', remotePort: p3.local.a.rtpPort });
+  await p1.update('b', { kind: 'dtls-srtp', role: 'active', remoteFingerprints: [fp3], remoteAddress: '127.0.0.1', remotePort: p3.local.a.rtpPort });
   await waitUntil(() => p1.stats().b.dtlsState === 'connected' && p3.stats().a.dtlsState === 'connected', 5000, 're-keyed');
   assert.equal(p1.stats().b.handshakes, 2);
 });
@@ -122,18 +122,18 @@ test('RFC 8842 tls-id: a changed peer tls-id (same certificate) starts one new a
   const bothConnected = () => server.stats().a.dtlsState === 'connected' && client.stats().b.dtlsState === 'connected';
   await waitUntil(bothConnected, 5000, 'first association');
   // Same tls-id and certificate (hold): the association and our tls-id stay.
-  const hold = server.update('a', { ...dtls('passive', 'peer-association-0001'), direction: 'sendonly' });
+  const hold = await server.update('a', { ...dtls('passive', 'peer-association-0001'), direction: 'sendonly' });
   assert.equal(hold.tlsId, firstId);
   assert.equal(server.stats().a.handshakes, 1);
   assert.equal(server.stats().a.dtlsState, 'connected');
   // The peer asks for a new association (new tls-id, same certificate): exactly
   // one new association on each side, and a new tls-id of ours.
-  const rekey = server.update('a', dtls('passive', 'peer-association-0002'));
+  const rekey = await server.update('a', dtls('passive', 'peer-association-0002'));
   assert.notEqual(rekey.tlsId, firstId);
   assert.equal(server.local.a.tlsId, rekey.tlsId, 'Pipeline.local follows the update');
   assert.equal(server.stats().a.handshakes, 2);
   assert.equal(server.stats().a.dtlsState, 'handshaking');
-  client.update('b', dtls('active', rekey.tlsId)); // the client side learns our new tls-id and restarts too
+  await client.update('b', dtls('active', rekey.tlsId)); // the client side learns our new tls-id and restarts too
   await waitUntil(bothConnected, 5000, 'second association');
   assert.equal(server.stats().a.handshakes, 2);
   assert.equal(client.stats().b.handshakes, 2);
@@ -218,12 +218,12 @@ test('re-targeting a DTLS leg to a new peer: the old peer cannot re-latch with t
   const target = engine.createPipeline({ a: { kind: 'dtls-srtp', role: 'passive', remoteFingerprints: [oldFp] }, b: { kind: 'rtp' } });
   const y = await udpSocket();
   t.after(() => y.close());
-  target.update('b', { remoteAddress: '127.0.0.1', remotePort: y.port });
-  X.update('b', { kind: 'dtls-srtp', role: 'active', remoteFingerprints: [target.local.a.fingerprint], remoteAddress: '127.0.0.1', remotePort: target.local.a.rtpPort });
+  await target.update('b', { remoteAddress: '127.0.0.1', remotePort: y.port });
+  await X.update('b', { kind: 'dtls-srtp', role: 'active', remoteFingerprints: [target.local.a.fingerprint], remoteAddress: '127.0.0.1', remotePort: target.local.a.rtpPort });
   // The old peer keeps sending (its RTP side feeds it) while the new handshake runs.
   const feeder = await udpSocket();
   t.after(() => feeder.close());
-  peer.update('b', { remoteAddress: '127.0.0.1', remotePort: feeder.port });
+  await peer.update('b', { remoteAddress: '127.0.0.1', remotePort: feeder.port });
   for (let i = 0; i < 20; i++) await feeder.sendTo(pkt(i, 7), peer.local.b.rtpPort);
   await waitUntil(() => X.stats().b.dtlsState === 'connected' && target.stats().a.dtlsState === 'connected', 5000, 'new association');
   assert.equal(X.stats().b.handshakes, 2);

@@ -53,9 +53,9 @@ test('music toward an SRTP leg: one stream across two holds, decryptable, stops 
   });
   const rx = new SrtpStream(key);
   const phase = async (ms) => {
-    p.update('b', { music: 'pcmu' });
+    await p.update('b', { music: 'pcmu' });
     await new Promise((r) => setTimeout(r, ms));
-    p.update('b', { music: 'off' });
+    await p.update('b', { music: 'off' });
     const n = held.received.length;
     await new Promise((r) => setTimeout(r, 100));
     assert.ok(held.received.length - n <= 1, 'music stops within one packet time');
@@ -94,7 +94,7 @@ test('music yields to real media from the holder', async (t) => {
     a: { kind: 'rtp', remoteAddress: '127.0.0.1', remotePort: holder.port, direction: 'sendonly' },
     b: { kind: 'rtp', remoteAddress: '127.0.0.1', remotePort: held.port, direction: 'recvonly' },
   });
-  p.update('b', { music: 'pcma' });
+  await p.update('b', { music: 'pcma' });
   // The holder streams its own music: it is relayed, the generator stays quiet.
   for (let i = 0; i < 20; i++) {
     await holder.sendTo(rtpPacket({ seq: i, ts: i * 160, ssrc: 42, payload: Buffer.alloc(160, 1) }), p.local.a.rtpPort);
@@ -109,11 +109,11 @@ test('music yields to real media from the holder', async (t) => {
   assert.equal(last.subarray(12).length, 160);
 });
 
-test('music without a configured source is refused', () => {
+test('music without a configured source is refused', async () => {
   const engine = new MediaEngine({ portMin: 43300, portMax: 43399, workers: 1 });
   try {
     const p = engine.createPipeline({ a: { kind: 'rtp' }, b: { kind: 'rtp' } });
-    assert.throws(() => p.update('b', { music: 'pcmu' }), /no music-on-hold source/);
+    await assert.rejects(p.update('b', { music: 'pcmu' }), /no music-on-hold source/);
   } finally {
     engine.shutdown();
   }

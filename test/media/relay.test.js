@@ -86,7 +86,7 @@ test('RTP <-> SDES-SRTP relay through the engine', async (t) => {
   assert.deepEqual(events.map((e) => `${e.type}:${e.side}`).sort(), ['media-latched:a', 'media-latched:b']);
 
   const ports = [p.local.a.rtpPort, p.local.a.rtcpPort, p.local.b.rtpPort, p.local.b.rtcpPort];
-  const final = p.close();
+  const final = await p.close();
   assert.equal(final.a.packetsIn, 20);
   for (const port of ports) assert.ok(await portIsFree(port), `port ${port} freed on close`);
   assert.equal(engine.counters().portPairsInUse, 0);

@@ -46,13 +46,13 @@ test('sequence wrap during hold: audio still decrypts both ways after resume', a
   for (const { msg } of secure.received) assert.ok(fromEngine.unprotect(msg), 'before hold');
   // The SRTP party holds the plain party and streams music: its packets keep
   // arriving (and authenticating) while the plain party's are not relayed.
-  p.update('b', { direction: 'sendonly' });
-  p.update('a', { direction: 'recvonly' });
+  await p.update('b', { direction: 'sendonly' });
+  await p.update('a', { direction: 'recvonly' });
   await sendBoth(60); // both sequences cross 65535 during hold
   await plain.waitFor(70);
   assert.equal(secure.received.length, 10, 'nothing toward the holder on hold');
-  p.update('b', { direction: 'sendrecv' });
-  p.update('a', { direction: 'sendrecv' });
+  await p.update('b', { direction: 'sendrecv' });
+  await p.update('a', { direction: 'sendrecv' });
   await sendBoth(20);
   await plain.waitFor(90);
   await secure.waitFor(30);

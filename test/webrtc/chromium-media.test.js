@@ -74,7 +74,7 @@ test('Chromium <-> ICE-lite + DTLS-SRTP pipeline <-> plain RTP: both tones cross
   assert.doesNotMatch(offerB.sdp, /ice-|candidate|fingerprint|setup:|mid:|BUNDLE/);
   const answerB = parseSdp(['v=0', 'o=- 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', `m=audio ${rtpPeer.port} RTP/AVP 0`, 'a=rtpmap:0 PCMU/8000', 'a=sendrecv', ''].join('\r\n'));
   planB = applyAnswer(answerB, planB);
-  pipeline.update('b', legUpdateFor(planB, answerB));
+  await pipeline.update('b', legUpdateFor(planB, answerB));
   const answerA = buildAnswer(offerA, answerB, planA0, pipeline.local.a, createOrigin()).sdp;
   assert.match(answerA, /^a=ice-lite$/m);
   assert.match(answerA, /^a=setup:passive$/m);

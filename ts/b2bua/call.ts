@@ -9,7 +9,7 @@ import type Srf from 'drachtio-srf';
 
 import type { RealmConfig } from '../config';
 import type { Logger } from '../ops/log';
-import { MediaEngineError, type MediaEngine, type MediaEvent, type Pipeline } from '../media';
+import { MediaEngineError, type MediaEngine, type MediaEvent, type Pipeline, type PipelineStats } from '../media';
 import {
   applyAnswer,
   buildAnswer,
@@ -74,6 +74,9 @@ export class Call {
   uas?: Srf.Dialog;
   uac?: Srf.Dialog;
   private ended = false;
+  /** end() waits while this is > 0 (see deferEnd). */
+  private endHolds = 0;
+  private pendingEnd?: () => void;
   /** While createB2BUA runs: the caller's response and the request sent to the callee. */
   private setup?: { res: Srf.SrfResponse; uacReq?: Srf.SrfRequest };
   /** Why release() ended the call (for a release that happens during setup). */
@@ -182,11 +185,11 @@ export class Call {
   }
 
   /** Maps the callee's SDP (183 or 200) into the caller's answer. */
-  private answerFromB(sdp: string): string {
+  private async answerFromB(sdp: string): Promise<string> {
     const answerB = parseSdp(sdp);
     this.b.plan = applyAnswer(answerB, this.b.plan);
     this.b.remote = answerB;
-    this.pipeline.update('b', legUpdateFor(this.b.plan, answerB));
+    await this.pipeline.update('b', legUpdateFor(this.b.plan, answerB));
     const built = buildAnswer(this.a.remote as ParsedSdp, answerB, this.a.plan, this.local('a'), this.a.origin);
     this.a.origin = built.origin;
     return built.sdp;
@@ -255,15 +258,50 @@ export class Call {
   /** Tears down the other leg (if it still exists) and the pipeline. */
   end(reason: EndReason, by?: 'a' | 'b', _msg?: Srf.SrfRequest): void {
     if (this.ended) return;
+    if (this.endHolds > 0) {
+      this.pendingEnd ??= () => this.end(reason, by, _msg);
+      return;
+    }
     this.ended = true;
     const other = by === 'a' ? this.uac : by === 'b' ? this.uas : undefined;
     if (other) destroyDialog(other);
-    const stats = this.pipeline.close();
     this.endReason = reason;
-    this.finalStats = stats;
     this.endedAt = Date.now();
-    this.log.info({ reason, durationMs: this.endedAt - this.startedAt, stats: stats && summarize(stats) }, 'call: ended');
+    // The call is over now; its log line, metrics and CDR wait for the final
+    // counters, which the media worker sends once it has closed the sockets.
+    void this.pipeline.close().then(
+      (stats) => this.recordEnd(stats),
+      (err: unknown) => {
+        this.log.error({ err }, 'call: closing the media pipeline failed');
+        this.recordEnd(undefined);
+      },
+    );
+  }
+
+  private recordEnd(stats: PipelineStats | undefined): void {
+    this.finalStats = stats;
+    const durationMs = (this.endedAt ?? Date.now()) - this.startedAt;
+    this.log.info({ reason: this.endReason, durationMs, stats: stats && summarize(stats) }, 'call: ended');
     this.ctx.onEnd(this);
+  }
+
+  /**
+   * Holds a hang-up until the returned function is called. Used while an
+   * answer that has already arrived is being relayed (the media engine is
+   * updated first): a BYE received after that answer must not overtake it
+   * toward the other party. The hold spans engine round trips only.
+   */
+  deferEnd(): () => void {
+    this.endHolds++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      if (--this.endHolds > 0 || !this.pendingEnd) return;
+      const run = this.pendingEnd;
+      this.pendingEnd = undefined;
+      run();
+    };
   }
 
   get isEnded(): boolean {

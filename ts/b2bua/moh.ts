@@ -9,7 +9,8 @@ import type { Call, Side } from './call';
 
 const other = (s: Side): Side => (s === 'a' ? 'b' : 'a');
 
-export function updateMusic(call: Call): void {
+/** Never rejects: a failure to start or stop the music is logged, the call goes on. */
+export async function updateMusic(call: Call): Promise<void> {
   for (const held of ['a', 'b'] as const) {
     if (call.realm(held).media.moh !== 'local') continue;
     const holderLeg = call.leg(other(held));
@@ -26,7 +27,12 @@ export function updateMusic(call: Call): void {
     const want = onHold ? codec! : 'off';
     if (call.music[held] === want) continue;
     if (want === 'off' && call.music[held] === undefined) continue;
-    call.pipeline.update(held, { music: want });
+    try {
+      await call.pipeline.update(held, { music: want });
+    } catch (err) {
+      if (!call.isEnded) call.log.warn({ held, err: (err as Error).message }, 'music on hold: the media engine refused');
+      continue;
+    }
     call.music[held] = want;
     call.log.info({ held, music: want }, onHold ? 'music on hold started' : 'music on hold stopped');
   }

@@ -47,6 +47,7 @@ export async function relayReinvite(
     return;
   }
   call.reinvitePending = true;
+  let releaseEnd: (() => void) | undefined;
   try {
     if (!req.body) {
       if (method === 'UPDATE') {
@@ -67,17 +68,19 @@ export async function relayReinvite(
     if (!target) throw new SdpError(500, 'other leg not established');
     const answerSdp =
       method === 'UPDATE' ? await sendUpdate(target, reoffer.sdp) : await modifyWithGlareRetry(target, reoffer.sdp, to === 'b', log);
+    // The answer is in: relay it before a BYE that follows it (call.deferEnd).
+    releaseEnd = call.deferEnd();
     const answer = parseSdp(answerSdp);
     planTo = applyAnswer(answer, planTo);
-    call.pipeline.update(to, legUpdateFor(planTo, answer));
-    call.pipeline.update(from, legUpdateFor(planFrom, offer));
+    await call.pipeline.update(to, legUpdateFor(planTo, answer));
+    await call.pipeline.update(from, legUpdateFor(planFrom, offer));
     // Built after the update: a new DTLS association (RFC 8842 tls-id) comes
     // with a new tls-id of ours, which the answer must carry.
     const reply = buildAnswer(offer, answer, planFrom, call.local(from), fromLeg.origin);
     Object.assign(toLeg, { plan: planTo, origin: reoffer.origin, remote: answer });
     Object.assign(fromLeg, { plan: planFrom, origin: reply.origin, remote: offer });
     res.send(200, { body: reply.sdp });
-    updateMusic(call);
+    await updateMusic(call);
     log.info({ method, direction: { [from]: offer.media[planFrom.mediaIndex]?.direction, [to]: answer.media[planTo.mediaIndex]?.direction } }, 're-INVITE relayed');
   } catch (err) {
     const known = err instanceof SdpError || err instanceof CallRejection;
@@ -87,6 +90,7 @@ export async function relayReinvite(
     res.send(status, { headers: { ...(err instanceof CallRejection ? err.headers : {}), Reason: sipReason(status, text) } });
   } finally {
     call.reinvitePending = false;
+    releaseEnd?.();
   }
 }
 
@@ -168,8 +172,8 @@ async function answerOfferless(call: Call, from: Side, res: Srf.SrfResponse): Pr
   }
   const answer = parseSdp(ackReq.body);
   plan = applyAnswer(answer, plan);
-  call.pipeline.update(from, legUpdateFor(plan, answer));
+  await call.pipeline.update(from, legUpdateFor(plan, answer));
   Object.assign(leg, { plan, origin: offer.origin, remote: answer });
-  updateMusic(call);
+  await updateMusic(call);
   call.log.info({ side: from }, 'offerless re-INVITE: answer taken from the ACK');
 }

@@ -128,7 +128,7 @@ export async function terminateTransfer(a: TerminateArgs): Promise<void> {
   const legLocal = call.local(from);
   let planNew: LegPlan;
   let uac: Srf.Dialog | undefined;
-  let commit: () => void = () => undefined;
+  let commit: () => Promise<unknown> = () => Promise.resolve();
   let targetGone = false;
   const origin = createOrigin();
   try {
@@ -157,8 +157,8 @@ export async function terminateTransfer(a: TerminateArgs): Promise<void> {
       throw err;
     }
     if (call.isEnded) throw new TransferFailure(487, 'the call ended during the transfer');
-    commit = () => {
-      call.pipeline.update(from, legUpdateFor(planNew, answer));
+    commit = async () => {
+      await call.pipeline.update(from, legUpdateFor(planNew, answer));
       Object.assign(call.leg(from), { plan: planNew, origin: offer.origin, remote: answer });
     };
   } catch (err) {
@@ -201,7 +201,22 @@ export async function terminateTransfer(a: TerminateArgs): Promise<void> {
   }
   // Hand the transferor's place in the call to the target's dialog and leg.
   const dNew = uac!;
-  commit();
+  try {
+    await commit();
+  } catch (err) {
+    destroy(dNew, sipReason(500, 'transfer failed: the media could not be re-targeted'));
+    call.release(`transfer failed: the media could not be re-targeted: ${(err as Error).message}`);
+    return;
+  }
+  if (call.isEnded) {
+    log.info('the transferee hung up during the transfer');
+    destroy(dNew, sipReason(487, 'the transferee hung up'));
+    return;
+  }
+  if (targetGone) {
+    call.release('the transfer target hung up during the transfer');
+    return;
+  }
   for (const ev of ['modify', 'refer', 'notify']) dFrom.removeAllListeners(ev);
   if (from === 'a') call.uas = dNew;
   else call.uac = dNew;
@@ -214,7 +229,7 @@ export async function terminateTransfer(a: TerminateArgs): Promise<void> {
   call.reinvitePending = false;
   st.busy = false;
   call.log.info({ side: from, target: route.uri, realm: route.target.name, security: planNew.security }, 'transfer complete: the transferee is bridged to the target');
-  updateMusic(call);
+  await updateMusic(call);
 }
 
 async function destroyAndWait(d: Srf.Dialog, reason: string): Promise<void> {

@@ -22,6 +22,10 @@ import type {
 } from './types';
 
 type NativeEngine = InstanceType<ReturnType<typeof loadNative>['NativeMediaEngine']>;
+type NativeOutput = Parameters<Parameters<NativeEngine['onEvents']>[0]>[0];
+type NativeCompletion = NativeOutput['completions'][number];
+/** Called once with the worker's answer, or with undefined when the engine shut down first. */
+type Settle = (c: NativeCompletion | undefined) => void;
 
 function call<T>(fn: () => T): T {
   try {
@@ -38,13 +42,21 @@ export interface MediaEngineEvents {
 export class MediaEngine extends EventEmitter<MediaEngineEvents> {
   private readonly native: NativeEngine;
   private readonly pipelines = new Map<number, Pipeline>();
+  /** update/close requests the workers have not answered yet, by token. */
+  private readonly pending = new Map<number, Settle>();
+  private nextToken = 1;
+  /**
+   * Keeps the process alive while a request is unanswered (the event
+   * forwarder alone does not: an idle engine must not hold the process).
+   */
+  private readonly keepAlive = setInterval(() => undefined, 2 ** 31 - 1).unref();
   private closed = false;
 
   constructor(options: MediaEngineOptions = {}) {
     super();
     const { NativeMediaEngine } = loadNative();
     this.native = call(() => new NativeMediaEngine(options));
-    this.native.onEvents((batch) => this.dispatch(batch as MediaEvent[]));
+    this.native.onEvents((output) => this.dispatch(output));
   }
 
   /** Versions of the OpenSSL and libsrtp linked into the addon. */
@@ -88,6 +100,27 @@ export class MediaEngine extends EventEmitter<MediaEngineEvents> {
     this.native.shutdown();
     for (const p of this.pipelines.values()) p.markClosed();
     this.pipelines.clear();
+    for (const settle of this.pending.values()) settle(undefined);
+    this.pending.clear();
+    clearInterval(this.keepAlive);
+  }
+
+  /**
+   * @internal Sends a request the worker answers later (the send itself is
+   * synchronous, so requests to one pipeline keep their order).
+   */
+  request(send: (token: number) => void, settle: Settle): void {
+    if (this.closed) return settle(undefined);
+    const token = this.nextToken++;
+    this.pending.set(token, settle);
+    try {
+      send(token);
+    } catch (err) {
+      this.pending.delete(token);
+      if (this.pending.size === 0) this.keepAlive.unref();
+      throw err;
+    }
+    if (this.pending.size === 1) this.keepAlive.ref();
   }
 
   /** @internal */
@@ -95,8 +128,14 @@ export class MediaEngine extends EventEmitter<MediaEngineEvents> {
     this.pipelines.delete(id);
   }
 
-  private dispatch(batch: MediaEvent[]): void {
-    for (const ev of batch) {
+  private dispatch(output: NativeOutput): void {
+    for (const c of output.completions) {
+      const settle = this.pending.get(c.token);
+      this.pending.delete(c.token);
+      settle?.(c);
+    }
+    if (output.completions.length > 0 && this.pending.size === 0) this.keepAlive.unref();
+    for (const ev of output.events as MediaEvent[]) {
       const clean = stripNulls(ev);
       this.pipelines.get(clean.pipeline)?.emit('event', clean);
       this.emit('event', clean);
@@ -125,9 +164,15 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
    * Applies a re-offer/answer to a leg; reports our ICE credentials when
    * `update.ice` was given, and our tls-id (also kept in `local[side]`).
    */
-  update(side: Side, update: LegUpdate): LegUpdateResult {
+  async update(side: Side, update: LegUpdate): Promise<LegUpdateResult> {
     this.ensureOpen();
-    const result = stripNulls(call(() => this.native.updateLeg(this.id, side, toNativeUpdate(update)))) as LegUpdateResult;
+    const sent: { ice?: LegUpdateResult['ice'] | null } = {};
+    const done = await new Promise<NativeCompletion | undefined>((resolve) => {
+      this.engine.request((token) => (sent.ice = call(() => this.native.updateLeg(this.id, side, toNativeUpdate(update), token))), resolve);
+    });
+    if (!done) throw new MediaEngineError('Closed', `pipeline ${this.id} closed before the update was applied`);
+    if (done.error) throw fromNative(new Error(done.error));
+    const result = stripNulls({ ice: sent.ice, tlsId: done.tlsId }) as LegUpdateResult;
     if (result.tlsId) this.local[side].tlsId = result.tlsId;
     else delete this.local[side].tlsId;
     return result;
@@ -144,18 +189,24 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
     return stripNulls(call(() => this.native.stats(this.id))) as PipelineStats;
   }
 
-  /** Frees the ports and returns the final counters. Idempotent. */
-  close(): PipelineStats | undefined {
-    if (this.closed) return undefined;
+  /**
+   * Stops the pipeline at once (no further calls on it); resolves with the
+   * final counters when the worker has closed its sockets and freed its
+   * ports. Idempotent: later calls resolve with undefined.
+   */
+  close(): Promise<PipelineStats | undefined> {
+    if (this.closed) return Promise.resolve(undefined);
     this.closed = true;
     this.engine.forget(this.id);
-    try {
-      return stripNulls(this.native.closePipeline(this.id)) as PipelineStats;
-    } catch (err) {
-      const e = fromNative(err);
-      if (e.code === 'NoSuchPipeline') return undefined;
-      throw e;
-    }
+    return new Promise((resolve, reject) => {
+      try {
+        this.engine.request((token) => this.native.closePipeline(this.id, token), (c) => resolve(c?.stats ? (stripNulls(c.stats) as PipelineStats) : undefined));
+      } catch (err) {
+        const e = fromNative(err);
+        if (e.code === 'NoSuchPipeline') resolve(undefined);
+        else reject(e);
+      }
+    });
   }
 
   get isClosed(): boolean {

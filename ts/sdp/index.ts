@@ -12,7 +12,7 @@
  *   ...200 OK from callee:
  *   const answerB = parseSdp(res.body);
  *   planB = applyAnswer(answerB, planB);                            // SdpError 488
- *   p.update('b', legUpdateFor(planB, answerB));
+ *   await p.update('b', legUpdateFor(planB, answerB));
  *   const answerA = buildAnswer(offerA, answerB, planA, p.local.a, originA); // -> 200 OK to caller
  *
  * Re-INVITE from either side: the same with roles swapped as needed, passing

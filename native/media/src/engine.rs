@@ -16,7 +16,7 @@ use crate::leg::{LegSpec, LegUpdate, Side};
 use crate::music::MusicSource;
 use crate::pipeline::Pipeline;
 use crate::ports::PortAllocator;
-use crate::worker::{Command, EngineEvent, PipelineStats, WorkerHandle};
+use crate::worker::{reply_to, Command, EngineEvent, PipelineStats, WorkerHandle};
 
 #[derive(Debug, Clone)]
 pub enum CertSource {
@@ -99,16 +99,49 @@ struct Entry {
     ctx: Arc<DtlsContext>,
 }
 
+/// The answer to a request made without waiting (`update_async`,
+/// `close_async`), delivered on the engine's completion channel with the
+/// caller's token.
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // one per call, not per packet
+pub enum Completion {
+    /// The leg's a=tls-id after the update (None: not DTLS), or why it was refused.
+    Updated { token: u64, result: Result<Option<String>, EngineError> },
+    /// The pipeline's final counters (None: it no longer existed); its ports are free again.
+    Closed { token: u64, stats: Option<PipelineStats> },
+}
+
+/// Live pipelines and the ports they hold: shared with the workers' close
+/// replies, which free the ports once the sockets are closed.
+struct Registry {
+    ports: Mutex<PortAllocator>,
+    pipelines: Mutex<HashMap<u64, Entry>>,
+}
+
+impl Registry {
+    fn forget(&self, id: u64) {
+        // One lock at a time (the entry is taken out first): counters() takes
+        // both, and this runs on worker threads too.
+        let entry = self.pipelines.lock().unwrap().remove(&id);
+        if let Some(e) = entry {
+            let mut ports = self.ports.lock().unwrap();
+            ports.release(e.ports[0]);
+            ports.release(e.ports[1]);
+        }
+    }
+}
+
 pub struct Engine {
     config: EngineConfig,
-    ports: Mutex<PortAllocator>,
+    registry: Arc<Registry>,
     workers: Mutex<Vec<WorkerHandle>>,
     worker_count: usize,
     dtls: RwLock<Arc<DtlsContext>>,
-    pipelines: Mutex<HashMap<u64, Entry>>,
     next_id: AtomicU64,
     next_worker: AtomicUsize,
     events_rx: Receiver<EngineEvent>,
+    /// Unbounded: a completion is never dropped (its caller is waiting on it).
+    completions: (Sender<Completion>, Receiver<Completion>),
     dropped_events: Arc<AtomicU64>,
     rotations: AtomicU64,
     music: RwLock<Option<Arc<MusicSource>>>,
@@ -131,14 +164,14 @@ impl Engine {
             .map_err(|e| EngineError::Internal(format!("worker: {e}")))?;
         let engine = Arc::new(Engine {
             config: config.clone(),
-            ports: Mutex::new(ports),
+            registry: Arc::new(Registry { ports: Mutex::new(ports), pipelines: Mutex::new(HashMap::new()) }),
             workers: Mutex::new(workers),
             worker_count: n,
             dtls: RwLock::new(ctx),
-            pipelines: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
             next_worker: AtomicUsize::new(0),
             events_rx,
+            completions: crossbeam_channel::unbounded(),
             dropped_events,
             rotations: AtomicU64::new(0),
             music: RwLock::new(None),
@@ -202,7 +235,7 @@ impl Engine {
         let tls_id = |side| pipeline.leg(side).local_tls_id().map(str::to_string);
         let [tls_a, tls_b] = [tls_id(Side::A), tls_id(Side::B)];
         let ((pa, sa), (pb, sb)) = {
-            let mut ports = self.ports.lock().unwrap();
+            let mut ports = self.registry.ports.lock().unwrap();
             let first = ports.allocate().ok_or(EngineError::PortsExhausted)?;
             match ports.allocate() {
                 Some(second) => (first, second),
@@ -231,7 +264,7 @@ impl Engine {
                 tls_id: tls_b,
             },
         ];
-        self.pipelines.lock().unwrap().insert(id, Entry { worker, ports: [pa, pb], ctx: ctx.clone() });
+        self.registry.pipelines.lock().unwrap().insert(id, Entry { worker, ports: [pa, pb], ctx: ctx.clone() });
         let sent = self.workers.lock().unwrap()[worker].send(Command::Add {
             id,
             pipeline: Box::new(pipeline),
@@ -247,7 +280,7 @@ impl Engine {
 
     /// Our fingerprint for a live pipeline (stable for the whole call).
     pub fn pipeline_fingerprint(&self, id: u64, hash: HashAlg) -> Result<Fingerprint, EngineError> {
-        let map = self.pipelines.lock().unwrap();
+        let map = self.registry.pipelines.lock().unwrap();
         let e = map.get(&id).ok_or(EngineError::NoSuchPipeline(id))?;
         Ok(e.ctx.identity().fingerprint(hash).clone())
     }
@@ -256,7 +289,7 @@ impl Engine {
     pub fn update(&self, id: u64, side: Side, update: LegUpdate) -> Result<Option<String>, EngineError> {
         let worker = self.worker_of(id)?;
         let (tx, rx) = crossbeam_channel::bounded(1);
-        self.workers.lock().unwrap()[worker].send(Command::Update { id, side, update, reply: tx });
+        self.workers.lock().unwrap()[worker].send(Command::Update { id, side, update, reply: reply_to(tx) });
         match rx.recv_timeout(REPLY_TIMEOUT) {
             Ok(r) => r.map_err(EngineError::InvalidSpec),
             Err(_) => Err(EngineError::Internal("worker did not answer".into())),
@@ -275,22 +308,56 @@ impl Engine {
     pub fn close(&self, id: u64) -> Result<PipelineStats, EngineError> {
         let worker = self.worker_of(id)?;
         let (tx, rx) = crossbeam_channel::bounded(1);
-        self.workers.lock().unwrap()[worker].send(Command::Close { id, reply: tx });
+        self.workers.lock().unwrap()[worker].send(Command::Close { id, reply: reply_to(tx) });
         let stats = rx.recv_timeout(REPLY_TIMEOUT).ok().flatten();
         self.forget(id);
         stats.ok_or(EngineError::NoSuchPipeline(id))
     }
 
-    fn forget(&self, id: u64) {
-        if let Some(e) = self.pipelines.lock().unwrap().remove(&id) {
-            let mut ports = self.ports.lock().unwrap();
-            ports.release(e.ports[0]);
-            ports.release(e.ports[1]);
+    /// `update` without waiting: the worker's answer arrives as
+    /// `Completion::Updated` with `token`. Commands to one pipeline are applied
+    /// in the order they were made, waited for or not.
+    pub fn update_async(&self, id: u64, side: Side, update: LegUpdate, token: u64) -> Result<(), EngineError> {
+        let worker = self.worker_of(id)?;
+        let done = self.completions.0.clone();
+        let reply = Box::new(move |r: Result<Option<String>, String>| {
+            let _ = done.send(Completion::Updated { token, result: r.map_err(EngineError::InvalidSpec) });
+        });
+        if !self.workers.lock().unwrap()[worker].send(Command::Update { id, side, update, reply }) {
+            return Err(EngineError::Internal("worker stopped".into()));
         }
+        Ok(())
+    }
+
+    /// `close` without waiting: the worker closes the sockets, then frees the
+    /// ports and sends `Completion::Closed` with `token` and the final counters.
+    /// The control plane never blocks on a worker that is busy relaying.
+    pub fn close_async(&self, id: u64, token: u64) -> Result<(), EngineError> {
+        let worker = self.worker_of(id)?;
+        let done = self.completions.0.clone();
+        let registry = self.registry.clone();
+        let reply = Box::new(move |stats: Option<PipelineStats>| {
+            registry.forget(id);
+            let _ = done.send(Completion::Closed { token, stats });
+        });
+        if !self.workers.lock().unwrap()[worker].send(Command::Close { id, reply }) {
+            self.forget(id);
+            return Err(EngineError::Internal("worker stopped".into()));
+        }
+        Ok(())
+    }
+
+    /// Answers to `update_async` and `close_async`.
+    pub fn completions(&self) -> &Receiver<Completion> {
+        &self.completions.1
+    }
+
+    fn forget(&self, id: u64) {
+        self.registry.forget(id);
     }
 
     fn worker_of(&self, id: u64) -> Result<usize, EngineError> {
-        self.pipelines.lock().unwrap().get(&id).map(|e| e.worker).ok_or(EngineError::NoSuchPipeline(id))
+        self.registry.pipelines.lock().unwrap().get(&id).map(|e| e.worker).ok_or(EngineError::NoSuchPipeline(id))
     }
 
     pub fn events(&self) -> &Receiver<EngineEvent> {
@@ -298,11 +365,15 @@ impl Engine {
     }
 
     pub fn counters(&self) -> EngineCounters {
-        let ports = self.ports.lock().unwrap();
+        let pipelines = self.registry.pipelines.lock().unwrap().len() as u64;
+        let (in_use, total) = {
+            let ports = self.registry.ports.lock().unwrap();
+            (ports.in_use() as u64, ports.capacity() as u64)
+        };
         EngineCounters {
-            pipelines: self.pipelines.lock().unwrap().len() as u64,
-            port_pairs_in_use: ports.in_use() as u64,
-            port_pairs_total: ports.capacity() as u64,
+            pipelines,
+            port_pairs_in_use: in_use,
+            port_pairs_total: total,
             dropped_events: self.dropped_events.load(Ordering::Relaxed),
             cert_rotations: self.rotations.load(Ordering::Relaxed),
             workers: self.worker_count as u64,
@@ -321,7 +392,7 @@ impl Engine {
         for w in workers.iter_mut() {
             w.join();
         }
-        let ids: Vec<u64> = self.pipelines.lock().unwrap().keys().copied().collect();
+        let ids: Vec<u64> = self.registry.pipelines.lock().unwrap().keys().copied().collect();
         for id in ids {
             self.forget(id);
         }

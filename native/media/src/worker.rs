@@ -29,11 +29,24 @@ pub struct LegSockets {
     pub rtcp: UdpSocket,
 }
 
+/// How a command answers: called once on the worker thread (a channel send
+/// for a caller that waits, a completion queued for one that does not).
+/// Dropped uncalled when the worker stops first.
+pub type Reply<T> = Box<dyn FnOnce(T) + Send>;
+
+/// A reply that sends into `tx` (for callers that block on the receiver).
+pub fn reply_to<T: Send + 'static>(tx: Sender<T>) -> Reply<T> {
+    Box::new(move |v| {
+        let _ = tx.send(v);
+    })
+}
+
 pub enum Command {
     Add { id: u64, pipeline: Box<Pipeline>, sockets: [LegSockets; 2], ctx: Arc<DtlsContext> },
     /// Replies with the leg's a=tls-id after the update (None: not DTLS).
-    Update { id: u64, side: Side, update: LegUpdate, reply: Sender<Result<Option<String>, String>> },
-    Close { id: u64, reply: Sender<Option<PipelineStats>> },
+    Update { id: u64, side: Side, update: LegUpdate, reply: Reply<Result<Option<String>, String>> },
+    /// Replies with the final counters (None: no such pipeline) once its sockets are closed.
+    Close { id: u64, reply: Reply<Option<PipelineStats>> },
     Stats { id: u64, reply: Sender<Option<PipelineStats>> },
     Shutdown,
 }
@@ -376,11 +389,11 @@ impl Worker {
                         }
                         None => Err(format!("no pipeline {id}")),
                     };
-                    let _ = reply.send(r);
+                    reply(r);
                 }
                 Command::Close { id, reply } => {
                     let stats = self.find(id).map(|i| self.remove(i, now));
-                    let _ = reply.send(stats);
+                    reply(stats);
                 }
                 Command::Stats { id, reply } => {
                     let stats = self.find(id).and_then(|i| self.slots[i].as_ref()).map(|s| snapshot(&s.pipeline));

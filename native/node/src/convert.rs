@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use esbc_media::dtls::DtlsRole;
-use esbc_media::engine::{CertSource, CreatedPipeline, EngineConfig, LocalLeg};
+use esbc_media::engine::{CertSource, Completion, CreatedPipeline, EngineConfig, LocalLeg};
 use esbc_media::fingerprint::{Fingerprint, HashAlg};
 use esbc_media::ice::{IceCredentials, IceParams};
 use esbc_media::leg::{Direction, LegSecurity, LegSpec, LegUpdate, SdesKey, Side};
@@ -322,4 +322,19 @@ pub fn event(e: EngineEvent) -> MediaEventJs {
         }
     }
     out
+}
+
+pub fn completion(c: Completion) -> CompletionJs {
+    match c {
+        Completion::Updated { token, result } => {
+            let (tls_id, error) = match result {
+                Ok(t) => (t, None),
+                Err(e) => (None, Some(crate::coded(&e))),
+            };
+            CompletionJs { token: token as i64, r#type: "updated".into(), tls_id, error, stats: None }
+        }
+        Completion::Closed { token, stats: s } => {
+            CompletionJs { token: token as i64, r#type: "closed".into(), tls_id: None, error: None, stats: s.map(stats) }
+        }
+    }
 }

@@ -30,14 +30,19 @@ pub fn native_versions() -> NativeVersions {
     }
 }
 
-fn js_err(e: EngineError) -> napi::Error {
-    let code = match &e {
+/// An engine error as "[Code] message" (the TypeScript side maps the code).
+fn coded(e: &EngineError) -> String {
+    let code = match e {
         EngineError::PortsExhausted => "PortsExhausted",
         EngineError::NoSuchPipeline(_) => "NoSuchPipeline",
         EngineError::InvalidSpec(_) => "InvalidSpec",
         EngineError::Internal(_) => "Internal",
     };
-    napi::Error::new(Status::GenericFailure, format!("[{code}] {e}"))
+    format!("[{code}] {e}")
+}
+
+fn js_err(e: EngineError) -> napi::Error {
+    napi::Error::new(Status::GenericFailure, coded(&e))
 }
 
 fn bad(msg: String) -> napi::Error {
@@ -58,23 +63,38 @@ impl NativeMediaEngine {
         Ok(NativeMediaEngine { engine: Engine::start(config).map_err(js_err)? })
     }
 
-    /// Delivers engine events to `callback` in batches from a forwarder thread.
-    /// Call once; the engine keeps the events queued (bounded) until then.
+    /// Delivers engine events and the completions of `updateLeg` /
+    /// `closePipeline` to `callback` in batches from a forwarder thread.
+    /// Call once; the engine keeps both queued until then (events bounded).
     #[napi]
-    pub fn on_events(
-        &self,
-        callback: ThreadsafeFunction<Vec<MediaEventJs>, (), Vec<MediaEventJs>, Status, false, true, 64>,
-    ) -> napi::Result<()> {
+    pub fn on_events(&self, callback: ThreadsafeFunction<EngineOutputJs, (), EngineOutputJs, Status, false, true, 64>) -> napi::Result<()> {
         let engine = Arc::downgrade(&self.engine);
-        let rx = self.engine.events().clone();
+        let events = self.engine.events().clone();
+        let completions = self.engine.completions().clone();
         std::thread::Builder::new()
             .name("esbc-media-events".into())
             .spawn(move || {
-                while let Ok(first) = rx.recv() {
-                    let mut batch = vec![convert::event(first)];
-                    while batch.len() < 512 {
-                        match rx.try_recv() {
-                            Ok(ev) => batch.push(convert::event(ev)),
+                loop {
+                    let mut batch = EngineOutputJs { events: Vec::new(), completions: Vec::new() };
+                    crossbeam_channel::select! {
+                        recv(events) -> ev => match ev {
+                            Ok(ev) => batch.events.push(convert::event(ev)),
+                            Err(_) => return,
+                        },
+                        recv(completions) -> c => match c {
+                            Ok(c) => batch.completions.push(convert::completion(c)),
+                            Err(_) => return,
+                        },
+                    }
+                    while batch.completions.len() < 512 {
+                        match completions.try_recv() {
+                            Ok(c) => batch.completions.push(convert::completion(c)),
+                            Err(_) => break,
+                        }
+                    }
+                    while batch.events.len() < 512 {
+                        match events.try_recv() {
+                            Ok(ev) => batch.events.push(convert::event(ev)),
                             Err(_) => break,
                         }
                     }
@@ -102,13 +122,16 @@ impl NativeMediaEngine {
         Ok(convert::created(created))
     }
 
+    /// Queues the update (applied in order with the pipeline's other commands);
+    /// the worker's answer (tls-id or refusal) arrives as an 'updated'
+    /// completion with `token`. Returns our ICE credentials when `update.ice` was given.
     #[napi]
-    pub fn update_leg(&self, id: i64, side: String, update: LegUpdateJs) -> napi::Result<LegUpdateResultJs> {
+    pub fn update_leg(&self, id: i64, side: String, update: LegUpdateJs, token: i64) -> napi::Result<Option<IceCredentialsJs>> {
         let side = convert::side(&side).map_err(bad)?;
         let u = convert::leg_update(update).map_err(bad)?;
         let ice = u.ice.as_ref().map(|p| convert::ice_credentials(&p.local));
-        let tls_id = self.engine.update(id as u64, side, u).map_err(js_err)?;
-        Ok(LegUpdateResultJs { ice, tls_id })
+        self.engine.update_async(id as u64, side, u, token as u64).map_err(js_err)?;
+        Ok(ice)
     }
 
     /// Our fingerprint for a live pipeline, in the given hash.
@@ -123,9 +146,11 @@ impl NativeMediaEngine {
         Ok(convert::stats(self.engine.stats(id as u64).map_err(js_err)?))
     }
 
+    /// Queues the close; the final counters arrive as a 'closed' completion
+    /// with `token` once the worker has closed the sockets and freed the ports.
     #[napi]
-    pub fn close_pipeline(&self, id: i64) -> napi::Result<PipelineStatsJs> {
-        Ok(convert::stats(self.engine.close(id as u64).map_err(js_err)?))
+    pub fn close_pipeline(&self, id: i64, token: i64) -> napi::Result<()> {
+        self.engine.close_async(id as u64, token as u64).map_err(js_err)
     }
 
     /// Music on hold for new calls: 8 kHz G.711 audio, PCMU and PCMA.

@@ -132,14 +132,6 @@ pub struct LegUpdateJs {
 }
 
 #[napi(object)]
-pub struct LegUpdateResultJs {
-    /// Our ICE credentials after the update (when it carried `ice`).
-    pub ice: Option<IceCredentialsJs>,
-    /// Our a=tls-id after the update (DTLS-SRTP legs; a new value = a new association).
-    pub tls_id: Option<String>,
-}
-
-#[napi(object)]
 pub struct LocalLegJs {
     pub address: String,
     pub rtp_port: u32,
@@ -200,6 +192,27 @@ pub struct MediaEventJs {
     pub address: Option<String>,
     /// dtls-connected: milliseconds from the first DTLS datagram in or out to the verified peer
     pub handshake_ms: Option<f64>,
+}
+
+/// The answer to an `updateLeg` or `closePipeline` call, matched by its token.
+#[napi(object)]
+pub struct CompletionJs {
+    pub token: i64,
+    /// 'updated' | 'closed'
+    pub r#type: String,
+    /// updated: our a=tls-id after the update (DTLS-SRTP legs)
+    pub tls_id: Option<String>,
+    /// updated: why the update was refused, as "[Code] message"
+    pub error: Option<String>,
+    /// closed: the final counters (absent: the pipeline no longer existed)
+    pub stats: Option<PipelineStatsJs>,
+}
+
+/// One delivery from the engine's forwarder thread.
+#[napi(object)]
+pub struct EngineOutputJs {
+    pub events: Vec<MediaEventJs>,
+    pub completions: Vec<CompletionJs>,
 }
 
 #[napi(object)]
