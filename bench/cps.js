@@ -23,7 +23,11 @@ const opt = (name, dflt) => { const i = args.indexOf(name); return i >= 0 ? args
 const stepSeconds = Number(opt('--step-seconds', '5'));
 const rates = opt('--rates', '100,200,400,700,1000,1250,1500,1750,2000,2500,3000,4000,5000,6000,8000').split(',').map(Number);
 const dtlsRates = opt('--dtls-rates', '50,100,200,300,400,600,800,1000').split(',').map(Number);
-const MEDIA = { portMin: 50000, portMax: 59999 };
+// Below Linux's ephemeral range (32768-60999: sipp's and the loadgen's
+// sockets), and wide enough for the calls in flight at the top rates: each
+// call holds two port pairs for its ~1 s life, and 50000-59999 (1,250 calls)
+// made the ladder stop on 503 "media ports exhausted" at 1,250-1,500 calls/s.
+const MEDIA = { portMin: 10000, portMax: 32767 };
 // sipp binds a control socket (0.0.0.0:8888 by default) and a media socket:
 // on loopback, on ports the kernel just handed out as free.
 async function freePort() {
@@ -56,10 +60,20 @@ function run(cmd, argv) {
     c.stdout.on('data', (d) => (out += d));
     c.stderr.on('data', (d) => (out += d));
     c.on('exit', (code) => {
+      const errors = fs.readdirSync(dir).filter((f) => f.endsWith('_errors.log')).map((f) => fs.readFileSync(path.join(dir, f), 'utf8')).join('');
       fs.rmSync(dir, { recursive: true, force: true });
-      resolve({ code, out });
+      resolve({ code, out, errors });
     });
   });
+}
+
+/** What sipp's error log says went wrong, by kind (failed calls only; retransmission noise left out). */
+function failureKinds(errors) {
+  const kinds = {};
+  const add = (k) => (kinds[k] = (kinds[k] || 0) + 1);
+  for (const m of errors.matchAll(/Aborting call on unexpected message[^:]*: (while expecting '[^']*' \(index \d+\)), received '([^\r\n]*)/g)) add(`${m[1]}: got ${m[2].replace(/sip:[^ ]*/g, 'sip:...')}`);
+  for (const m of errors.matchAll(/(receive timeout on message [^:\n]*:\d+)/g)) add(`${m[1]} (no answer within -recv_timeout)`);
+  return kinds;
 }
 
 function sippCounts(out) {
@@ -73,9 +87,10 @@ function sippCounts(out) {
 async function sippStep(target, rate) {
   const calls = rate * stepSeconds;
   const r = await run('sipp', ['-nostdin', target, '-sn', 'uac', '-i', '127.0.0.1', '-p', '0', '-r', String(rate), '-m', String(calls),
-    '-l', String(rate * 4), '-timeout', `${stepSeconds + 20}s`, '-timeout_error', '-recv_timeout', '5000', '-max_socket', '64',
+    '-l', String(rate * 4), '-timeout', `${stepSeconds + 20}s`, '-timeout_error', '-recv_timeout', '5000', '-max_socket', '64', '-trace_err',
     ...(await sippAux())]);
-  return { calls, ...sippCounts(r.out), exit: r.code, ...(r.code > 1 ? { error: r.out.slice(0, 1500) } : {}) };
+  const counts = sippCounts(r.out);
+  return { calls, ...counts, exit: r.code, ...(counts.failed ? { failures: failureKinds(r.errors) } : {}), ...(r.code > 1 ? { error: r.out.slice(0, 1500) } : {}) };
 }
 
 async function dtlsStep(target, rate) {

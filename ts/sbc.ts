@@ -227,7 +227,13 @@ function sipEngineLevel(level: string): 'info' | 'debug' {
 interface WireProtocolInternals {
   closing?: boolean;
   reconnectVars?: { retryTimer?: ReturnType<typeof setTimeout> | null };
+  /** Set only by a reconnect (the first connection's socket is the agent's default socket). */
   socket?: { destroy(): void };
+}
+
+interface AgentInternals {
+  wp?: WireProtocolInternals;
+  _getDefaultSocket?(): { destroy(): void } | undefined;
 }
 
 /**
@@ -237,13 +243,21 @@ interface WireProtocolInternals {
  * forever, which kept the process alive and skipped the rest of stop().
  */
 function disconnectSrf(srf: Srf): void {
+  const agent = (srf as unknown as { _app?: { client?: AgentInternals } })._app?.client;
+  const wp = agent?.wp;
+  const socket = agent?._getDefaultSocket?.();
   try {
     srf.disconnect();
+    // disconnect() only end()s the socket and forgets its read buffer; data
+    // the engine already sent (BYE answers of released calls) then arrives
+    // mid-frame into a new buffer and srf throws "invalid message, missing
+    // length specifier" out of the socket's data handler: the process dies.
+    // Stop reading as well.
+    socket?.destroy();
     return;
   } catch {
     /* no live connection: stop the reconnect loop below */
   }
-  const wp = (srf as unknown as { _app?: { client?: { wp?: WireProtocolInternals } } })._app?.client?.wp;
   if (!wp) return;
   wp.closing = true;
   if (wp.reconnectVars?.retryTimer) clearTimeout(wp.reconnectVars.retryTimer);

@@ -6,6 +6,7 @@
 const test = require('node:test');
 const assert = require('node:assert');
 const { randomBytes } = require('node:crypto');
+const net = require('node:net');
 const { startEmbeddedSipEngine } = require('../../dist');
 const { startTestSbc } = require('../helpers/sbc');
 const { freePort } = require('../helpers/ports');
@@ -68,4 +69,43 @@ test('SBC with sip.engine "external" places a DTLS-SRTP -> RTP call through a se
   assert.ok(alive(engine.pid), 'external engine still running after sbc.stop()');
   await engine.stop();
   assert.ok(!alive(engine.pid), 'engine stopped');
+});
+
+test('stop() survives drachtio data that arrives after the SBC disconnected (a frame cut by the disconnect)', async (t) => {
+  const secret = randomBytes(12).toString('hex');
+  const engine = await startEmbeddedSipEngine({ listen: [{ transport: 'udp', address: '127.0.0.1', port: await freePort() }], secret });
+  t.after(() => engine.stop());
+  // A TCP proxy on the control connection: when the SBC half-closes it, the
+  // proxy delivers the tail of a frame, as an engine still answering the
+  // SBC's last BYEs does. drachtio-srf's disconnect() used to leave the socket
+  // readable with a fresh parse buffer, and then threw from the data handler.
+  let sawEnd;
+  const ended = new Promise((r) => (sawEnd = r));
+  const proxy = net.createServer((client) => {
+    const upstream = net.connect(engine.controlPort, engine.controlHost);
+    client.on('error', () => undefined);
+    upstream.on('error', () => undefined);
+    upstream.pipe(client, { end: false });
+    client.on('data', (d) => upstream.write(d));
+    client.on('end', () => {
+      upstream.destroy();
+      client.write('\r\nContent-Length: 0\r\n\r\n41#a-message-that-lost-its-first-half|sip|x\r\n', () => sawEnd());
+      setTimeout(() => client.destroy(), 200);
+    });
+  });
+  await new Promise((r) => proxy.listen(0, '127.0.0.1', r));
+  t.after(() => proxy.close());
+  const sbc = await startTestSbc({
+    realms: [{ name: 'in', security: 'rtp', port: await freePort() }],
+    media: { portMin: 49500, portMax: 49999 },
+    sip: { engine: 'external', external: { host: '127.0.0.1', port: proxy.address().port, secret } },
+  });
+  const crashed = [];
+  const onCrash = (err) => crashed.push(err);
+  process.on('uncaughtException', onCrash);
+  t.after(() => process.off('uncaughtException', onCrash));
+  await sbc.stop();
+  await Promise.race([ended, new Promise((r) => setTimeout(r, 1000))]);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.deepEqual(crashed.map(String), [], 'no exception escaped from the drachtio connection');
 });
