@@ -16,7 +16,7 @@ use crate::leg::{LegSpec, LegUpdate, Side};
 use crate::music::MusicSource;
 use crate::pipeline::Pipeline;
 use crate::ports::PortAllocator;
-use crate::worker::{reply_to, Command, EngineEvent, PipelineStats, WorkerHandle};
+use crate::worker::{Command, EngineEvent, PipelineStats, WorkerHandle};
 
 #[derive(Debug, Clone)]
 pub enum CertSource {
@@ -285,17 +285,6 @@ impl Engine {
         Ok(e.ctx.identity().fingerprint(hash).clone())
     }
 
-    /// Applies an update; returns the leg's a=tls-id afterwards (None: not DTLS).
-    pub fn update(&self, id: u64, side: Side, update: LegUpdate) -> Result<Option<String>, EngineError> {
-        let worker = self.worker_of(id)?;
-        let (tx, rx) = crossbeam_channel::bounded(1);
-        self.workers.lock().unwrap()[worker].send(Command::Update { id, side, update, reply: reply_to(tx) });
-        match rx.recv_timeout(REPLY_TIMEOUT) {
-            Ok(r) => r.map_err(EngineError::InvalidSpec),
-            Err(_) => Err(EngineError::Internal("worker did not answer".into())),
-        }
-    }
-
     pub fn stats(&self, id: u64) -> Result<PipelineStats, EngineError> {
         let worker = self.worker_of(id)?;
         let (tx, rx) = crossbeam_channel::bounded(1);
@@ -303,20 +292,10 @@ impl Engine {
         rx.recv_timeout(REPLY_TIMEOUT).ok().flatten().ok_or(EngineError::NoSuchPipeline(id))
     }
 
-    /// Closes the pipeline (close_notify on DTLS legs), frees its ports and
-    /// returns its final counters.
-    pub fn close(&self, id: u64) -> Result<PipelineStats, EngineError> {
-        let worker = self.worker_of(id)?;
-        let (tx, rx) = crossbeam_channel::bounded(1);
-        self.workers.lock().unwrap()[worker].send(Command::Close { id, reply: reply_to(tx) });
-        let stats = rx.recv_timeout(REPLY_TIMEOUT).ok().flatten();
-        self.forget(id);
-        stats.ok_or(EngineError::NoSuchPipeline(id))
-    }
-
-    /// `update` without waiting: the worker's answer arrives as
-    /// `Completion::Updated` with `token`. Commands to one pipeline are applied
-    /// in the order they were made, waited for or not.
+    /// Applies an update without waiting: the worker's answer (the leg's
+    /// a=tls-id afterwards, None: not DTLS) arrives as `Completion::Updated`
+    /// with `token`. Commands to one pipeline are applied in the order they
+    /// were made.
     pub fn update_async(&self, id: u64, side: Side, update: LegUpdate, token: u64) -> Result<(), EngineError> {
         let worker = self.worker_of(id)?;
         let done = self.completions.0.clone();
@@ -329,9 +308,10 @@ impl Engine {
         Ok(())
     }
 
-    /// `close` without waiting: the worker closes the sockets, then frees the
-    /// ports and sends `Completion::Closed` with `token` and the final counters.
-    /// The control plane never blocks on a worker that is busy relaying.
+    /// Closes the pipeline (close_notify on DTLS legs) without waiting: the
+    /// worker closes the sockets, then frees the ports and sends
+    /// `Completion::Closed` with `token` and the final counters. The control
+    /// plane never blocks on a worker that is busy relaying.
     pub fn close_async(&self, id: u64, token: u64) -> Result<(), EngineError> {
         let worker = self.worker_of(id)?;
         let done = self.completions.0.clone();

@@ -34,13 +34,6 @@ pub struct LegSockets {
 /// Dropped uncalled when the worker stops first.
 pub type Reply<T> = Box<dyn FnOnce(T) + Send>;
 
-/// A reply that sends into `tx` (for callers that block on the receiver).
-pub fn reply_to<T: Send + 'static>(tx: Sender<T>) -> Reply<T> {
-    Box::new(move |v| {
-        let _ = tx.send(v);
-    })
-}
-
 pub enum Command {
     Add { id: u64, pipeline: Box<Pipeline>, sockets: [LegSockets; 2], ctx: Arc<DtlsContext> },
     /// Replies with the leg's a=tls-id after the update (None: not DTLS).

@@ -118,7 +118,12 @@ fn a_panic_in_one_pipeline_fails_that_call_only() {
 
     // Close frees it; new calls work on the same worker.
     let (tx, rx) = crossbeam_channel::bounded(1);
-    w.send(Command::Close { id: victim.id, reply: reply_to(tx) });
+    w.send(Command::Close {
+        id: victim.id,
+        reply: Box::new(move |v| {
+            let _ = tx.send(v);
+        }),
+    });
     assert!(rx.recv_timeout(Duration::from_secs(2)).unwrap().is_some());
     assert!(stats(&w, victim.id).is_none());
     let third = add_call(&w, &ctx, 3);
