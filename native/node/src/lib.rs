@@ -45,6 +45,16 @@ fn js_err(e: EngineError) -> napi::Error {
     napi::Error::new(Status::GenericFailure, coded(&e))
 }
 
+/// Moves what is already queued on `rx` into `out`, converted (a batch holds at most 512).
+fn drain<T, U>(rx: &crossbeam_channel::Receiver<T>, out: &mut Vec<U>, convert: fn(T) -> U) {
+    while out.len() < 512 {
+        match rx.try_recv() {
+            Ok(v) => out.push(convert(v)),
+            Err(_) => break,
+        }
+    }
+}
+
 fn bad(msg: String) -> napi::Error {
     napi::Error::new(Status::InvalidArg, format!("[InvalidSpec] {msg}"))
 }
@@ -86,18 +96,8 @@ impl NativeMediaEngine {
                             Err(_) => return,
                         },
                     }
-                    while batch.completions.len() < 512 {
-                        match completions.try_recv() {
-                            Ok(c) => batch.completions.push(convert::completion(c)),
-                            Err(_) => break,
-                        }
-                    }
-                    while batch.events.len() < 512 {
-                        match events.try_recv() {
-                            Ok(ev) => batch.events.push(convert::event(ev)),
-                            Err(_) => break,
-                        }
-                    }
+                    drain(&completions, &mut batch.completions, convert::completion);
+                    drain(&events, &mut batch.events, convert::event);
                     // Blocking on a bounded queue: if JS falls behind, this
                     // thread waits and the workers' bounded channel absorbs
                     // (and counts) the overflow; workers never block.
