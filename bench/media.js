@@ -15,6 +15,9 @@
 //                    the summary takes each relay's median round, and a step is
 //                    sustained only if every round was: one 10 s window on a
 //                    shared VM varies by about 10 %)
+//     [--resolution 125]  (after the ladder, each relay's highest sustained
+//                    step is refined by bisection until it is known to this
+//                    many calls; 0 turns it off)
 //     [--readme]   (also rewrite the results section of bench/README.md)
 const fs = require('node:fs');
 const os = require('node:os');
@@ -45,6 +48,7 @@ const o = {
   handshakes: Number(opt('handshakes', 1000)),
   rounds: Math.max(1, Number(opt('rounds', 3))) | 1, // odd, so the median is a measured round
   nice: Number(opt('nice', 0)),
+  resolution: Number(opt('resolution', 125)),
   portMin: 50000,
   portMax: 59999,
 };
@@ -61,6 +65,36 @@ async function measure(relayName, calls, suite) {
   } finally {
     await relay.stop();
     await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/** Every round of `relay` at `calls` was sustained (None measured: undefined). */
+function sustained(runs, relay, suite, calls) {
+  const mine = runs.filter((f) => f.relay === relay && f.suite === suite && f.calls === calls);
+  return mine.length ? mine.every(report.clean) : undefined;
+}
+
+/**
+ * The ladder's steps fall where they fall: a relay that sustains 1,400 calls
+ * and one that sustains 800 would be compared at 1,000 and 750. So, per
+ * relay, the gap between its highest sustained step and the first step it
+ * did not sustain is halved (same rounds, same criterion; the probe's rounds
+ * join the results) until it is at most `--resolution` calls. Same rule for
+ * every relay, fixed before any result was looked at.
+ */
+async function bisect(relay, suite, runs) {
+  const steps = () => [...new Set(runs.filter((f) => f.relay === relay && f.suite === suite).map((f) => f.calls))].sort((a, b) => a - b);
+  for (;;) {
+    const hi = steps().find((c) => !sustained(runs, relay, suite, c));
+    const lo = steps().filter((c) => c < (hi ?? Infinity) && sustained(runs, relay, suite, c)).pop();
+    if (!o.resolution || hi === undefined || lo === undefined || hi - lo <= o.resolution) return;
+    const mid = Math.round((lo + hi) / 2 / 25) * 25;
+    for (let round = 1; round <= o.rounds; round++) {
+      const f = { ...(await measure(relay, mid, suite)), round, probe: true };
+      runs.push(f);
+      console.error(`[bench:media] ${suite} probe round ${round} ${mid} calls ${relay}: ${report.oneLine(f)}`);
+      if (!report.clean(f)) break; // one round not sustained decides the probe
+    }
   }
 }
 
@@ -92,6 +126,7 @@ async function main() {
         }
       }
     }
+    for (const r of o.relays) await bisect(r, suite, results.runs);
   }
   if (o.handshakes > 0) {
     const runs = [];

@@ -163,6 +163,7 @@ function mediaMarkdown(results) {
   const lines = [header(results), '',
     `Relay pinned to CPU ${o.relayCpu ?? '-'} (one packet thread; rtpengine \`--num-threads=1 --table=-1\`), generator on CPU ${o.genCpus} ` +
     `(${o.genThreads} thread(s), ${o.sockets} sockets, sendmmsg/recvmmsg), ${o.warmup} s warm-up + ${o.seconds} s window per step, ${o.rounds ?? 1} round(s) per step (each relay's median round)` +
+    (o.resolution ? `; after the ladder each relay's highest sustained step is refined by bisection to within ${o.resolution} calls (probe rows; a probe stops at its first round not sustained)` : '') +
     `${o.nice ? `, relays and generator at nice ${o.nice}` : ''}; load average (1 min) ${results.machine.loadAverage?.[0]?.toFixed(1)} at start, ${results.loadAverageEnd?.[0]?.toFixed(1) ?? '-'} at end (shared machine). ` +
     'CPU = on-CPU time of the relay (esbc: its `esbc-media-*` worker; others: whole process) in the window / packets relayed in it; ' +
     (results.runs.some((f) => f.userSplit?.startsWith('perf'))
@@ -205,7 +206,7 @@ function mediaMarkdown(results) {
   lines.push('All steps (every round; the tables above use each relay\'s median round per step):', '', '| suite | round | calls | relay | offered pkt/s | relayed pkt/s | loss | reordered | verify failures | CPU/pkt (user + kernel) | relay core | generator core | latency p50/p99 | memory/call |',
     '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const f of results.runs) {
-    lines.push(`| ${f.suite} | ${f.round ?? 1} | ${fmt(f.calls)} | ${f.relay} | ${fmt(f.offeredPps)} | ${fmt(f.relayedPps)} | ${f.lossPercent} % | ${f.reordered} | ${f.verifyFailures} | ` +
+    lines.push(`| ${f.suite} | ${f.round ?? 1}${f.probe ? ' (probe)' : ''} | ${fmt(f.calls)} | ${f.relay} | ${fmt(f.offeredPps)} | ${fmt(f.relayedPps)} | ${f.lossPercent} % | ${f.reordered} | ${f.verifyFailures} | ` +
       `${fmt(f.cpuUsPerPacket)} us (${fmt(f.userUsPerPacket)} + ${fmt(f.kernelUsPerPacket)}) | ${f.relayCorePercent} % | ${f.generatorCorePercent} % | ${fmt(f.latencyP50Us, 0)}/${fmt(f.latencyP99Us, 0)} us | ${kib(f.memoryPerCallBytes)} |`);
   }
   if (results.dtls) {
@@ -229,7 +230,7 @@ function writeReadme(name, md) {
   fs.writeFileSync(file, i >= 0 && j > i ? text.slice(0, i) + block + text.slice(j + close.length) : `${text.trimEnd()}\n\n${block}\n`);
 }
 
-module.exports = { machine, relayFigures, oneLine, summarize, dtlsSummary, mediaMarkdown, writeReadme, header, fmt };
+module.exports = { machine, relayFigures, oneLine, clean, summarize, dtlsSummary, mediaMarkdown, writeReadme, header, fmt };
 
 // `node bench/lib/report.js bench/results/media-....json`: the Markdown of a
 // saved run again (after a change to how figures are derived).

@@ -5,6 +5,7 @@
 //! events and timeouts. `sys` and `worker` own sockets and threads; `engine`
 //! is the control surface the Node addon wraps.
 
+pub mod connected;
 pub mod dtls;
 pub mod engine;
 pub mod fingerprint;

@@ -198,8 +198,16 @@ impl RecvBatch {
             m.msg_hdr.msg_flags = 0;
             m.msg_len = 0;
         }
-        // SAFETY: every header points at buffers owned by self, sized as declared.
-        let r = unsafe { libc::recvmmsg(fd, self.msgs.as_mut_ptr(), self.msgs.len() as u32, libc::MSG_DONTWAIT, std::ptr::null_mut()) };
+        let mut r;
+        loop {
+            // SAFETY: every header points at buffers owned by self, sized as declared.
+            r = unsafe { libc::recvmmsg(fd, self.msgs.as_mut_ptr(), self.msgs.len() as u32, libc::MSG_DONTWAIT, std::ptr::null_mut()) };
+            // A connected socket reports an ICMP error once (now consumed):
+            // the datagrams queued behind it are still to be read.
+            if !(r < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::ECONNREFUSED)) {
+                break;
+            }
+        }
         let n = r.max(0) as usize;
         // A failed call may still have touched the first header.
         self.dirty = n.max(1);
@@ -265,6 +273,32 @@ impl SendBatch {
         true
     }
 
+    /// Queues a datagram for a connected socket (no address: the kernel
+    /// uses the socket's cached route). False if it cannot be queued.
+    pub fn push_connected(&mut self, fd: RawFd, data: &[u8]) -> bool {
+        if data.len() > BUF_SIZE {
+            return false;
+        }
+        if self.n == self.bufs.len() {
+            self.flush();
+        }
+        let i = self.n;
+        self.bufs[i][..data.len()].copy_from_slice(data);
+        self.lens[i] = data.len();
+        self.fds[i] = fd;
+        self.addr_lens[i] = 0;
+        self.n += 1;
+        true
+    }
+
+    fn name_of(&mut self, i: usize) -> (*mut libc::sockaddr, libc::socklen_t) {
+        if self.addr_lens[i] == 0 {
+            (std::ptr::null_mut(), 0)
+        } else {
+            ((&mut self.addrs[i] as *mut libc::sockaddr_storage).cast(), self.addr_lens[i])
+        }
+    }
+
     pub fn flush(&mut self) {
         let mut start = 0;
         while start < self.n {
@@ -286,9 +320,10 @@ impl SendBatch {
     fn send_run(&mut self, fd: RawFd, start: usize, end: usize) {
         for i in start..end {
             self.iovs[i] = libc::iovec { iov_base: self.bufs[i].as_mut_ptr().cast(), iov_len: self.lens[i] };
+            let (name, name_len) = self.name_of(i);
             let h = &mut self.msgs[i].msg_hdr;
-            h.msg_name = (&mut self.addrs[i] as *mut libc::sockaddr_storage).cast();
-            h.msg_namelen = self.addr_lens[i];
+            h.msg_name = name.cast();
+            h.msg_namelen = name_len;
             h.msg_iov = &mut self.iovs[i];
             h.msg_iovlen = 1;
             h.msg_control = std::ptr::null_mut();
@@ -310,17 +345,9 @@ impl SendBatch {
     }
 
     fn send_one(&mut self, i: usize) {
+        let (name, name_len) = self.name_of(i);
         // SAFETY: buffer and address are ours and sized as declared.
-        let r = unsafe {
-            libc::sendto(
-                self.fds[i],
-                self.bufs[i].as_ptr().cast(),
-                self.lens[i],
-                libc::MSG_DONTWAIT,
-                (&self.addrs[i] as *const libc::sockaddr_storage).cast(),
-                self.addr_lens[i],
-            )
-        };
+        let r = unsafe { libc::sendto(self.fds[i], self.bufs[i].as_ptr().cast(), self.lens[i], libc::MSG_DONTWAIT, name, name_len) };
         if r < 0 {
             self.errors += 1;
         }

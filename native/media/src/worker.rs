@@ -29,6 +29,12 @@ pub struct LegSockets {
     pub rtcp: UdpSocket,
 }
 
+/// A leg's RTP socket connected to the latched peer (see `connected`).
+struct Twin {
+    socket: UdpSocket,
+    peer: SocketAddr,
+}
+
 /// How a command answers: called once on the worker thread (a channel send
 /// for a caller that waits, a completion queued for one that does not).
 /// Dropped uncalled when the worker stops first.
@@ -92,6 +98,10 @@ struct Slot {
     pipeline: Box<Pipeline>,
     sockets: [LegSockets; 2],
     fds: [[RawFd; 2]; 2],
+    /// Per side: the connected twin of the RTP socket, once latched.
+    twins: [Option<Twin>; 2],
+    /// Per side: making a twin failed; the leg stays on its original socket.
+    twin_failed: [bool; 2],
     ctx: Arc<DtlsContext>,
     created: Instant,
 }
@@ -143,6 +153,8 @@ struct Worker {
     out: Output,
     events: Sender<EngineEvent>,
     dropped_events: Arc<std::sync::atomic::AtomicU64>,
+    /// Connected twins in use (ESBC_CONNECTED_SOCKETS=off turns them off).
+    use_twins: bool,
 }
 
 /// The pipeline's view of the worker: a send batch and an event list.
@@ -150,11 +162,20 @@ struct Output {
     batch: SendBatch,
     events: Vec<EngineEvent>,
     fds: [[RawFd; 2]; 2],
+    /// Per side: the RTP twin's descriptor and peer.
+    twins: [Option<(RawFd, SocketAddr)>; 2],
     pipeline: u64,
 }
 
 impl Io for Output {
     fn send(&mut self, side: Side, comp: Component, dst: SocketAddr, data: &[u8]) -> bool {
+        if comp == Component::Rtp {
+            if let Some((fd, peer)) = self.twins[side.index()] {
+                if peer == dst {
+                    return self.batch.push_connected(fd, data);
+                }
+            }
+        }
         let fd = self.fds[side.index()][comp as usize];
         self.batch.push(fd, &dst, data)
     }
@@ -168,6 +189,7 @@ impl Io for Output {
 fn run_guarded<R>(slot: Option<&mut Slot>, out: &mut Output, f: impl FnOnce(&mut Slot, &mut Output) -> R) -> Result<Option<R>, String> {
     let Some(slot) = slot.filter(|s| !s.failed) else { return Ok(None) };
     out.fds = slot.fds;
+    out.twins = [0, 1].map(|i| slot.twins[i].as_ref().map(|t| (t.socket.as_raw_fd(), t.peer)));
     out.pipeline = slot.id;
     catch_unwind(AssertUnwindSafe(|| f(slot, out))).map(Some).map_err(|payload| {
         payload
@@ -178,14 +200,23 @@ fn run_guarded<R>(slot: Option<&mut Slot>, out: &mut Output, f: impl FnOnce(&mut
     })
 }
 
-fn token(slot: usize, generation: u32, side: Side, comp: Component) -> u64 {
-    ((slot as u64) << 32) | ((generation as u64 & 0x3fff_ffff) << 2) | ((side.index() as u64) << 1) | comp as u64
+/// Generations are compared modulo this (the token keeps 29 bits of them).
+const GENERATION_MASK: u32 = 0x1fff_ffff;
+
+/// A socket's epoll token: slot, generation, side, component, and whether it
+/// is the RTP socket's connected twin (which receives RTP-component datagrams).
+fn token(slot: usize, generation: u32, side: Side, comp: Component, twin: bool) -> u64 {
+    ((slot as u64) << 32)
+        | ((generation & GENERATION_MASK) as u64) << 3
+        | (twin as u64) << 2
+        | ((side.index() as u64) << 1)
+        | comp as u64
 }
 
-fn untoken(t: u64) -> (usize, u32, Side, Component) {
+fn untoken(t: u64) -> (usize, u32, Side, Component, bool) {
     let side = if t & 2 == 0 { Side::A } else { Side::B };
     let comp = if t & 1 == 0 { Component::Rtp } else { Component::Rtcp };
-    ((t >> 32) as usize, ((t >> 2) & 0x3fff_ffff) as u32, side, comp)
+    ((t >> 32) as usize, ((t >> 3) as u32) & GENERATION_MASK, side, comp, t & 4 != 0)
 }
 
 impl Worker {
@@ -207,9 +238,10 @@ impl Worker {
             music_slots: std::collections::HashSet::new(),
             next_music: None,
             recv: RecvBatch::new(RECV_BATCH),
-            out: Output { batch: SendBatch::new(SEND_BATCH), events: Vec::with_capacity(64), fds: [[-1; 2]; 2], pipeline: 0 },
+            out: Output { batch: SendBatch::new(SEND_BATCH), events: Vec::with_capacity(64), fds: [[-1; 2]; 2], twins: [None; 2], pipeline: 0 },
             events,
             dropped_events,
+            use_twins: std::env::var("ESBC_CONNECTED_SOCKETS").map_or(true, |v| v != "off"),
         }
     }
 
@@ -288,14 +320,18 @@ impl Worker {
     }
 
     fn on_readable(&mut self, t: u64, now: Instant) {
-        let (idx, generation, side, comp) = untoken(t);
+        let (idx, generation, side, comp, twin) = untoken(t);
         let Some(Some(slot)) = self.slots.get(idx) else { return };
-        if slot.generation & 0x3fff_ffff != generation || slot.failed {
+        if slot.generation & GENERATION_MASK != generation || slot.failed {
             return;
         }
+        let fd = match (twin, &slot.twins[side.index()]) {
+            (false, _) => slot.fds[side.index()][comp as usize],
+            (true, Some(t)) => t.socket.as_raw_fd(),
+            (true, None) => return, // a stale readiness of a twin just closed
+        };
         let r = run_guarded(self.slots[idx].as_mut(), &mut self.out, |slot, out| {
             let recv = &mut self.recv;
-            let fd = slot.fds[side.index()][comp as usize];
             slot.pipeline.prefetch_srtp(side);
             // Edge-triggered epoll: read until the queue is empty.
             loop {
@@ -321,6 +357,50 @@ impl Worker {
         });
         if let Err(msg) = r {
             self.fail(idx, &msg);
+        } else if comp == Component::Rtp && self.use_twins {
+            self.follow_latch(idx, side);
+        }
+    }
+
+    /// Keeps the side's connected twin on the peer its leg latched: made on
+    /// the first latch, re-connected when the leg re-latches. A twin that
+    /// cannot be made is logged once and the leg stays on its original socket.
+    fn follow_latch(&mut self, idx: usize, side: Side) {
+        let Some(slot) = self.slots[idx].as_mut() else { return };
+        let i = side.index();
+        let Some(peer) = slot.pipeline.leg(side).latched() else { return };
+        if slot.twin_failed[i] || slot.twins[i].as_ref().is_some_and(|t| t.peer == peer) {
+            return;
+        }
+        let made = match slot.twins[i].take() {
+            Some(t) => match t.socket.connect(peer) {
+                Ok(()) => Ok((t, false)),
+                Err(e) => Err((e, Some(t))),
+            },
+            None => crate::connected::connected_twin(&slot.sockets[i].rtp, peer)
+                .map(|socket| (Twin { socket, peer }, true))
+                .map_err(|e| (e, None)),
+        };
+        match made {
+            Ok((mut twin, new)) => {
+                twin.peer = peer;
+                if new {
+                    let t = token(idx, slot.generation, side, Component::Rtp, true);
+                    if let Err(e) = self.epoll.add(twin.socket.as_raw_fd(), t) {
+                        log::warn!("media worker: pipeline {} side {side:?}: connected socket not used ({e})", slot.id);
+                        slot.twin_failed[i] = true;
+                        return;
+                    }
+                }
+                slot.twins[i] = Some(twin);
+            }
+            Err((e, old)) => {
+                if let Some(old) = old {
+                    self.epoll.remove(old.socket.as_raw_fd());
+                }
+                log::warn!("media worker: pipeline {} side {side:?}: connected socket not used ({e}); its original socket carries the media", slot.id);
+                slot.twin_failed[i] = true;
+            }
         }
     }
 
@@ -341,8 +421,8 @@ impl Worker {
         slot.failed = true;
         PIPELINE_PANICS.fetch_add(1, Ordering::Relaxed);
         log::error!("media worker: pipeline {} panicked ({msg}); its media stopped, other calls unaffected", slot.id);
-        for fd in slot.fds.iter().flatten() {
-            self.epoll.remove(*fd);
+        for fd in slot.fds.iter().flatten().copied().chain(slot.twins.iter().flatten().map(|t| t.socket.as_raw_fd())) {
+            self.epoll.remove(fd);
         }
         let id = slot.id;
         self.music_slots.remove(&idx);
@@ -452,10 +532,10 @@ impl Worker {
         ];
         for side in [Side::A, Side::B] {
             for comp in [Component::Rtp, Component::Rtcp] {
-                let _ = self.epoll.add(fds[side.index()][comp as usize], token(idx, generation, side, comp));
+                let _ = self.epoll.add(fds[side.index()][comp as usize], token(idx, generation, side, comp, false));
             }
         }
-        self.slots[idx] = Some(Slot { id, generation, failed: false, pipeline, sockets, fds, ctx, created: now });
+        self.slots[idx] = Some(Slot { id, generation, failed: false, pipeline, sockets, fds, twins: [None, None], twin_failed: [false; 2], ctx, created: now });
         self.index.insert(id, idx);
         self.guard(idx, |slot, out| slot.pipeline.start(now, out));
     }
@@ -468,12 +548,13 @@ impl Worker {
         self.index.remove(&slot.id);
         self.music_slots.remove(&idx);
         if !slot.failed {
-            for fd in slot.fds.iter().flatten() {
-                self.epoll.remove(*fd);
+            for fd in slot.fds.iter().flatten().copied().chain(slot.twins.iter().flatten().map(|t| t.socket.as_raw_fd())) {
+                self.epoll.remove(fd);
             }
         }
         self.free.push(idx);
         let stats = snapshot(&slot.pipeline);
+        drop(slot.twins);
         drop(slot.sockets);
         stats
     }
@@ -512,3 +593,5 @@ fn _assert_send() {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod twin_tests;

@@ -16,7 +16,7 @@ pub(super) fn maybe_panic(datagram: &[u8]) {
     }
 }
 
-fn bind() -> UdpSocket {
+pub(super) fn bind() -> UdpSocket {
     let s = UdpSocket::bind("127.0.0.1:0").unwrap();
     s.set_nonblocking(true).unwrap();
     s
@@ -35,13 +35,13 @@ fn spec(peer: &UdpSocket) -> LegSpec {
 
 /// A plain RTP call on the worker: [caller peer, callee peer] and the SBC's
 /// two RTP ports.
-struct Call {
-    id: u64,
-    peers: [UdpSocket; 2],
-    ports: [SocketAddr; 2],
+pub(super) struct Call {
+    pub(super) id: u64,
+    pub(super) peers: [UdpSocket; 2],
+    pub(super) ports: [SocketAddr; 2],
 }
 
-fn add_call(w: &WorkerHandle, ctx: &Arc<DtlsContext>, id: u64) -> Call {
+pub(super) fn add_call(w: &WorkerHandle, ctx: &Arc<DtlsContext>, id: u64) -> Call {
     let peers = [bind(), bind()];
     let pipeline = Pipeline::new(spec(&peers[0]), spec(&peers[1]), ctx, Duration::ZERO, None, Instant::now()).unwrap();
     let sockets = [LegSockets { rtp: bind(), rtcp: bind() }, LegSockets { rtp: bind(), rtcp: bind() }];
@@ -50,7 +50,7 @@ fn add_call(w: &WorkerHandle, ctx: &Arc<DtlsContext>, id: u64) -> Call {
     Call { id, peers, ports }
 }
 
-fn rtp(seq: u16) -> Vec<u8> {
+pub(super) fn rtp(seq: u16) -> Vec<u8> {
     let mut p = vec![0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9];
     p[2..4].copy_from_slice(&seq.to_be_bytes());
     p.extend_from_slice(&[seq as u8; 160]);
@@ -82,7 +82,7 @@ fn next_failure(events: &Receiver<EngineEvent>, within: Duration) -> Option<Engi
     None
 }
 
-fn stats(w: &WorkerHandle, id: u64) -> Option<PipelineStats> {
+pub(super) fn stats(w: &WorkerHandle, id: u64) -> Option<PipelineStats> {
     let (tx, rx) = crossbeam_channel::bounded(1);
     w.send(Command::Stats { id, reply: tx });
     rx.recv_timeout(Duration::from_secs(2)).unwrap()
