@@ -4,17 +4,13 @@
 // must contain the other side's tone.
 const test = require('node:test');
 const assert = require('node:assert');
-const { startBaresip } = require('../helpers/baresip');
+const { startCallerAndCallee } = require('../helpers/baresip');
 const { toneReport } = require('../helpers/goertzel');
 const { startTestSbc } = require('../helpers/sbc');
 const { waitUntil } = require('../helpers/udp');
 
 async function bridgeCall(t, { callerEnc, calleeEnc, callerRealm, calleeRealm }) {
-  const callee = await startBaresip({ name: 'callee', toneHz: 880, mediaenc: calleeEnc });
-  t.after(() => callee.cleanup());
-  const caller = await startBaresip({ name: 'caller', toneHz: 440, mediaenc: callerEnc });
-  t.after(() => caller.cleanup());
-  const calleePort = new URL(callee.uri.replace('sip:', 'http://')).port;
+  const { caller, callee, calleePort } = await startCallerAndCallee(t, { name: 'caller', toneHz: 440, mediaenc: callerEnc }, { name: 'callee', toneHz: 880, mediaenc: calleeEnc });
   const sbc = await startTestSbc({
     realms: [
       { name: 'in', ...callerRealm },

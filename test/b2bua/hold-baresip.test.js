@@ -4,7 +4,7 @@
 // resume both tones are heard again, and the whole call uses one handshake.
 const test = require('node:test');
 const assert = require('node:assert');
-const { startBaresip } = require('../helpers/baresip');
+const { startCallerAndCallee } = require('../helpers/baresip');
 const { toneReport } = require('../helpers/goertzel');
 const { startTestSbc } = require('../helpers/sbc');
 const { waitUntil } = require('../helpers/udp');
@@ -31,11 +31,7 @@ async function reinviteDone(party) {
 }
 
 test('hold and resume from each side keep the DTLS association and the audio', async (t) => {
-  const callee = await startBaresip({ name: 'plain', toneHz: 880, mediaenc: null });
-  t.after(() => callee.cleanup());
-  const caller = await startBaresip({ name: 'secure', toneHz: 440, mediaenc: 'dtls_srtp' });
-  t.after(() => caller.cleanup());
-  const calleePort = new URL(callee.uri.replace('sip:', 'http://')).port;
+  const { caller, callee, calleePort } = await startCallerAndCallee(t, { name: 'secure', toneHz: 440, mediaenc: 'dtls_srtp' }, { name: 'plain', toneHz: 880, mediaenc: null });
   const sbc = await startTestSbc({
     realms: [
       { name: 'secure', security: 'dtls-srtp' },
@@ -107,11 +103,7 @@ test('local music on hold: the held party hears the music, then the caller again
   const { writeToneWav } = require('../helpers/wav');
   const moh = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'esbc-moh-')), 'moh.wav');
   writeToneWav(moh, { freq: 660, seconds: 3 });
-  const callee = await startBaresip({ name: 'held', toneHz: 880, mediaenc: null });
-  t.after(() => callee.cleanup());
-  const caller = await startBaresip({ name: 'holder', toneHz: 440, mediaenc: 'dtls_srtp' });
-  t.after(() => caller.cleanup());
-  const calleePort = new URL(callee.uri.replace('sip:', 'http://')).port;
+  const { caller, callee, calleePort } = await startCallerAndCallee(t, { name: 'holder', toneHz: 440, mediaenc: 'dtls_srtp' }, { name: 'held', toneHz: 880, mediaenc: null });
   const sbc = await startTestSbc({
     realms: [
       { name: 'secure', security: 'dtls-srtp' },

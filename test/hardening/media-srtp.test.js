@@ -8,33 +8,10 @@ const assert = require('node:assert');
 const crypto = require('node:crypto');
 const { MediaEngine } = require('../../dist');
 const { SrtpStream, rtpPacket } = require('../helpers/srtp');
-const { udpSocket, waitUntil } = require('../helpers/udp');
+const { waitUntil } = require('../helpers/udp');
+const { sdesCall } = require('../helpers/pipelines');
 
 const PORTS = { portMin: 50000, portMax: 50199 };
-const b64 = (b) => b.toString('base64');
-const SUITE = 'AES_CM_128_HMAC_SHA1_80';
-
-/** Leg a plain RTP, leg b SDES-SRTP; k1 protects toward the SRTP peer, k2 from it. */
-async function sdesCall(engine, t) {
-  const rtpPeer = await udpSocket();
-  const srtpPeer = await udpSocket();
-  t.after(() => (rtpPeer.close(), srtpPeer.close()));
-  const k1 = crypto.randomBytes(30);
-  const k2 = crypto.randomBytes(30);
-  const p = engine.createPipeline({
-    a: { kind: 'rtp', remoteAddress: '127.0.0.1', remotePort: rtpPeer.port },
-    b: {
-      kind: 'sdes-srtp',
-      localKey: { suite: SUITE, key: b64(k1) },
-      remoteKey: { suite: SUITE, key: b64(k2) },
-      remoteAddress: '127.0.0.1',
-      remotePort: srtpPeer.port,
-      rtcpMux: true,
-    },
-  });
-  return { p, rtpPeer, srtpPeer, k1, k2 };
-}
-
 /**
  * Sends `pkts` in chunks of 50 and after each waits until `progress()` has
  * grown by what was sent: a burst of thousands would overflow the socket

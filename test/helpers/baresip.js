@@ -197,6 +197,18 @@ async function startBaresip(opts = {}) {
   }
 }
 
+/**
+ * The usual two-party set-up: a callee and a caller baresip (each stopped
+ * when the test ends), and the callee's SIP port for the route toward it.
+ */
+async function startCallerAndCallee(t, callerOpts, calleeOpts) {
+  const callee = await startBaresip(calleeOpts);
+  t.after(() => callee.cleanup());
+  const caller = await startBaresip(callerOpts);
+  t.after(() => caller.cleanup());
+  return { caller, callee, calleePort: new URL(callee.uri.replace('sip:', 'http://')).port };
+}
+
 async function startOnce(opts) {
   const o = {
     name: 'alice',
@@ -269,4 +281,4 @@ function waitLog(child, re, timeoutMs) {
   });
 }
 
-module.exports = { startBaresip, Baresip };
+module.exports = { startBaresip, startCallerAndCallee, Baresip };

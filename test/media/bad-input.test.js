@@ -7,35 +7,15 @@ const crypto = require('node:crypto');
 const { MediaEngine } = require('../../dist');
 const { SrtpStream, rtpPacket } = require('../helpers/srtp');
 const { udpSocket, waitUntil } = require('../helpers/udp');
-
-const b64 = (b) => b.toString('base64');
-
-async function sdesCall(engine) {
-  const rtpPeer = await udpSocket();
-  const srtpPeer = await udpSocket();
-  const k1 = crypto.randomBytes(30);
-  const k2 = crypto.randomBytes(30);
-  const p = engine.createPipeline({
-    a: { kind: 'rtp', remoteAddress: '127.0.0.1', remotePort: rtpPeer.port },
-    b: {
-      kind: 'sdes-srtp',
-      localKey: { suite: 'AES_CM_128_HMAC_SHA1_80', key: b64(k1) },
-      remoteKey: { suite: 'AES_CM_128_HMAC_SHA1_80', key: b64(k2) },
-      remoteAddress: '127.0.0.1',
-      remotePort: srtpPeer.port,
-      rtcpMux: true,
-    },
-  });
-  return { p, rtpPeer, srtpPeer, k1, k2, close: () => (rtpPeer.close(), srtpPeer.close()) };
-}
+const { sdesCall } = require('../helpers/pipelines');
 
 test('garbage, truncated, oversized, forged, replayed and hijack packets are dropped and counted', async (t) => {
   const engine = new MediaEngine({ portMin: 42000, portMax: 42999, workers: 2, mediaTimeoutSecs: 0 });
   t.after(() => engine.shutdown());
-  const call = await sdesCall(engine);
-  const other = await sdesCall(engine);
+  const call = await sdesCall(engine, t);
+  const other = await sdesCall(engine, t);
   const attacker = await udpSocket();
-  t.after(() => (call.close(), other.close(), attacker.close()));
+  t.after(() => attacker.close());
   const { p } = call;
 
   // Latch both legs with valid media first.
@@ -105,8 +85,7 @@ test('garbage, truncated, oversized, forged, replayed and hijack packets are dro
 test('an SSRC flood on the plain leg does not grow state without bound', async (t) => {
   const engine = new MediaEngine({ portMin: 42000, portMax: 42999, workers: 1, mediaTimeoutSecs: 0 });
   t.after(() => engine.shutdown());
-  const call = await sdesCall(engine);
-  t.after(() => call.close());
+  const call = await sdesCall(engine, t);
   for (let ssrc = 0; ssrc < 200; ssrc++) {
     await call.rtpPeer.sendTo(rtpPacket({ seq: 1, ts: 0, ssrc, payload: Buffer.alloc(20) }), call.p.local.a.rtpPort);
   }

@@ -6,6 +6,7 @@ const assert = require('node:assert');
 const { MediaEngine } = require('../../dist');
 const { rtpPacket } = require('../helpers/srtp');
 const { udpSocket, waitUntil } = require('../helpers/udp');
+const { rtpCall } = require('../helpers/pipelines');
 
 const PORTS = { portMin: 44000, portMax: 44999 };
 const pkt = (seq, fill) => rtpPacket({ seq, ts: seq * 160, ssrc: 77, payload: Buffer.alloc(160, fill) });
@@ -13,13 +14,7 @@ const pkt = (seq, fill) => rtpPacket({ seq, ts: seq * 160, ssrc: 77, payload: Bu
 test('direction is enforced for RTP and can change mid-call', async (t) => {
   const engine = new MediaEngine({ ...PORTS, workers: 1, mediaTimeoutSecs: 0 });
   t.after(() => engine.shutdown());
-  const x = await udpSocket();
-  const y = await udpSocket();
-  t.after(() => (x.close(), y.close()));
-  const p = engine.createPipeline({
-    a: { kind: 'rtp', remoteAddress: '127.0.0.1', remotePort: x.port, rtcpMux: true },
-    b: { kind: 'rtp', remoteAddress: '127.0.0.1', remotePort: y.port },
-  });
+  const { p, x, y } = await rtpCall(engine, t);
   await x.sendTo(pkt(1, 1), p.local.a.rtpPort);
   await y.waitFor(1);
   // A holds B: A's SDP says sendonly. A may still send (music), B's media to A stops.

@@ -8,8 +8,8 @@ const crypto = require('node:crypto');
 const { MediaEngine } = require('../../dist');
 const { SrtpStream, rtpPacket } = require('../helpers/srtp');
 const { udpSocket, udpTap, waitUntil, portIsFree } = require('../helpers/udp');
+const { sdesCall } = require('../helpers/pipelines');
 
-const b64 = (b) => b.toString('base64');
 const PORTS = { portMin: 41000, portMax: 41999 };
 
 function collectEvents(emitter) {
@@ -25,22 +25,8 @@ function payload(i) {
 test('RTP <-> SDES-SRTP relay through the engine', async (t) => {
   const engine = new MediaEngine({ ...PORTS, workers: 2, mediaTimeoutSecs: 0 });
   t.after(() => engine.shutdown());
-  const rtpPeer = await udpSocket();
-  const srtpPeer = await udpSocket();
-  t.after(() => (rtpPeer.close(), srtpPeer.close()));
-  const k1 = crypto.randomBytes(30); // the engine sends with k1
-  const k2 = crypto.randomBytes(30); // the peer sends with k2
-  const p = engine.createPipeline({
-    a: { kind: 'rtp', remoteAddress: '127.0.0.1', remotePort: rtpPeer.port },
-    b: {
-      kind: 'sdes-srtp',
-      localKey: { suite: 'AES_CM_128_HMAC_SHA1_80', key: b64(k1) },
-      remoteKey: { suite: 'AES_CM_128_HMAC_SHA1_80', key: b64(k2) },
-      remoteAddress: '127.0.0.1',
-      remotePort: srtpPeer.port,
-      rtcpMux: true,
-    },
-  });
+  // The engine sends with k1, the peer with k2.
+  const { p, rtpPeer, srtpPeer, k1, k2 } = await sdesCall(engine, t);
   const events = collectEvents(p);
   assert.equal(p.local.a.rtcpPort, p.local.a.rtpPort + 1);
   assert.equal(p.local.a.rtpPort % 2, 0);

@@ -3,30 +3,15 @@
 // 16-bit sequence wrap: the wrap happens while the call is on hold.
 const test = require('node:test');
 const assert = require('node:assert');
-const crypto = require('node:crypto');
 const { MediaEngine } = require('../../dist');
 const { SrtpStream, rtpPacket } = require('../helpers/srtp');
-const { udpSocket, waitUntil } = require('../helpers/udp');
+const { waitUntil } = require('../helpers/udp');
+const { sdesCall } = require('../helpers/pipelines');
 
 test('sequence wrap during hold: audio still decrypts both ways after resume', async (t) => {
   const engine = new MediaEngine({ portMin: 44500, portMax: 44999, workers: 1, mediaTimeoutSecs: 0 });
   t.after(() => engine.shutdown());
-  const plain = await udpSocket();
-  const secure = await udpSocket();
-  t.after(() => (plain.close(), secure.close()));
-  const engineKey = crypto.randomBytes(30);
-  const peerKey = crypto.randomBytes(30);
-  const p = engine.createPipeline({
-    a: { kind: 'rtp', remoteAddress: '127.0.0.1', remotePort: plain.port },
-    b: {
-      kind: 'sdes-srtp',
-      rtcpMux: true,
-      remoteAddress: '127.0.0.1',
-      remotePort: secure.port,
-      localKey: { suite: 'AES_CM_128_HMAC_SHA1_80', key: engineKey.toString('base64') },
-      remoteKey: { suite: 'AES_CM_128_HMAC_SHA1_80', key: peerKey.toString('base64') },
-    },
-  });
+  const { p, rtpPeer: plain, srtpPeer: secure, k1: engineKey, k2: peerKey } = await sdesCall(engine, t);
   const toEngine = new SrtpStream(peerKey); // the SRTP party's sender
   const fromEngine = new SrtpStream(engineKey); // the SRTP party's receiver
   const payload = (tag, seq) => Buffer.concat([Buffer.from(tag), Buffer.alloc(4, seq & 0xff), Buffer.alloc(150, 0x55)]);

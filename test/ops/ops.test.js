@@ -7,7 +7,7 @@ const assert = require('node:assert');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { startBaresip } = require('../helpers/baresip');
+const { startCallerAndCallee } = require('../helpers/baresip');
 const { startTestSbc } = require('../helpers/sbc');
 const { waitUntil } = require('../helpers/udp');
 const h = require('../helpers/b2bua');
@@ -30,11 +30,7 @@ function cdrLines(file) {
 
 test('metrics during a real DTLS-SRTP call, CDRs for answered/rejected/cancelled calls, health', async (t) => {
   const cdrFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'esbc-cdr-')), 'cdr.jsonl');
-  const callee = await startBaresip({ name: 'plain', toneHz: 880, mediaenc: null });
-  t.after(() => callee.cleanup());
-  const caller = await startBaresip({ name: 'secure', toneHz: 440, mediaenc: 'dtls_srtp' });
-  t.after(() => caller.cleanup());
-  const calleePort = new URL(callee.uri.replace('sip:', 'http://')).port;
+  const { caller, callee, calleePort } = await startCallerAndCallee(t, { name: 'secure', toneHz: 440, mediaenc: 'dtls_srtp' }, { name: 'plain', toneHz: 880, mediaenc: null });
   const sbc = await startTestSbc({
     realms: [
       { name: 'in', security: 'dtls-srtp' },

@@ -5,20 +5,14 @@ const test = require('node:test');
 const assert = require('node:assert');
 const { readWorkerCpu, MediaEngine } = require('../../dist');
 const { rtpPacket } = require('../helpers/srtp');
-const { udpSocket } = require('../helpers/udp');
+const { rtpCall } = require('../helpers/pipelines');
 
 test('the media engine workers are found in /proc/self/task and their CPU time grows while they relay', async (t) => {
   const engine = new MediaEngine({ portMin: 57000, portMax: 57099, workers: 2, mediaTimeoutSecs: 0 });
   t.after(() => engine.shutdown());
   const before = readWorkerCpu();
   assert.deepEqual(before.map((w) => w.worker).sort(), ['0', '1'], 'one entry per worker thread');
-  const x = await udpSocket();
-  const y = await udpSocket();
-  t.after(() => (x.close(), y.close()));
-  const p = engine.createPipeline({
-    a: { kind: 'rtp', remoteAddress: '127.0.0.1', remotePort: x.port, rtcpMux: true },
-    b: { kind: 'rtp', remoteAddress: '127.0.0.1', remotePort: y.port },
-  });
+  const { p, x, y } = await rtpCall(engine, t);
   t.after(() => p.close());
   const total = (ws) => ws.reduce((s, w) => s + w.userSeconds + w.systemSeconds, 0);
   // Idle cost first (timer wake-ups), then 20,000 relayed packets must cost more.

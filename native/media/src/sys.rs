@@ -258,26 +258,24 @@ impl SendBatch {
 
     /// Queues a datagram; flushes first when full. False if it cannot be queued.
     pub fn push(&mut self, fd: RawFd, dst: &SocketAddr, data: &[u8]) -> bool {
-        if data.len() > BUF_SIZE {
-            return false;
-        }
-        if self.n == self.bufs.len() {
-            self.flush();
-        }
-        let i = self.n;
-        self.bufs[i][..data.len()].copy_from_slice(data);
-        self.lens[i] = data.len();
-        self.fds[i] = fd;
+        let Some(i) = self.queue(fd, data) else { return false };
         self.addr_lens[i] = to_sockaddr(dst, &mut self.addrs[i]);
-        self.n += 1;
         true
     }
 
     /// Queues a datagram for a connected socket (no address: the kernel
     /// uses the socket's cached route). False if it cannot be queued.
     pub fn push_connected(&mut self, fd: RawFd, data: &[u8]) -> bool {
+        let Some(i) = self.queue(fd, data) else { return false };
+        self.addr_lens[i] = 0;
+        true
+    }
+
+    /// Copies `data` into the next entry (flushing first when full) and
+    /// returns its index; the caller sets the destination.
+    fn queue(&mut self, fd: RawFd, data: &[u8]) -> Option<usize> {
         if data.len() > BUF_SIZE {
-            return false;
+            return None;
         }
         if self.n == self.bufs.len() {
             self.flush();
@@ -286,9 +284,8 @@ impl SendBatch {
         self.bufs[i][..data.len()].copy_from_slice(data);
         self.lens[i] = data.len();
         self.fds[i] = fd;
-        self.addr_lens[i] = 0;
         self.n += 1;
-        true
+        Some(i)
     }
 
     fn name_of(&mut self, i: usize) -> (*mut libc::sockaddr, libc::socklen_t) {
