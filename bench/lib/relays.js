@@ -48,8 +48,9 @@ async function esbc({ calls, suite, locals, cpu, portMin, portMax, nice }) {
   return { name: 'esbc', pid: child.pid, watchThreads: 'esbc-media-', rssBefore: r.rssBefore, sessions: r.sessions, stop: stopper(child) };
 }
 
-async function trivial({ calls, locals, cpu, portMin, portMax, nice }) {
-  const args = [bin('trivial-relay'), '--calls', String(calls), '--port-min', String(portMin), '--port-max', String(portMax)];
+/** A baseline relay binary (plain RTP both ways): `trivial-relay` or `uring-relay`. */
+async function baseline(name, binary, { calls, locals, cpu, portMin, portMax, nice }) {
+  const args = [bin(binary), '--calls', String(calls), '--port-min', String(portMin), '--port-max', String(portMax)];
   const child = launch(niced(nice, cpu === undefined ? args : ['taskset', '-c', String(cpu), ...args]), { stdio: ['pipe', 'pipe', 'inherit'] });
   const r = await firstLine(child);
   const { localFor } = require('./sessions');
@@ -58,8 +59,12 @@ async function trivial({ calls, locals, cpu, portMin, portMax, nice }) {
       legs: [{ local: localFor(locals, i, 0), remote: `127.0.0.1:${a}` }, { local: localFor(locals, i, 1), remote: `127.0.0.1:${b}` }],
     })),
   };
-  return { name: 'trivial', pid: child.pid, watchThreads: '', rssBefore: r.rssBefore, sessions, stop: stopper(child) };
+  return { name, pid: child.pid, watchThreads: '', rssBefore: r.rssBefore, sessions, stop: stopper(child) };
 }
+
+const trivial = (opts) => baseline('trivial', 'trivial-relay', opts);
+/** The trivial relay over io_uring (not in the default set): what fewer system calls per packet would give. */
+const trivialUring = (opts) => baseline('trivial-uring', 'uring-relay', opts);
 
 /** A fresh rtpengine per step, so memory per call starts from a clean process. */
 async function rtpe({ calls, suite, locals, cpu, portMin, portMax, nice }) {
@@ -86,4 +91,4 @@ function rssOf(pid) {
   return m ? Number(m[1]) * 1024 : 0;
 }
 
-module.exports = { esbc, trivial, rtpengine: rtpe, rtpengineVersion: rtpengine.version };
+module.exports = { esbc, trivial, 'trivial-uring': trivialUring, rtpengine: rtpe, rtpengineVersion: rtpengine.version };

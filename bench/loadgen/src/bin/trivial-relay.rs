@@ -9,43 +9,14 @@
 //! Prints `{"rssBefore":B,"ports":[[a,b],...]}` on one line, relays (each side
 //! latches to the source it hears and forwards to the other side's), and
 //! exits when stdin closes.
-use std::io::Read;
-use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
 
+use esbc_loadgen::relaybase::{bind_and_announce, relay_args, use_twins};
 use esbc_media::sys::{Epoll, RecvBatch, SendBatch};
 
-fn arg(name: &str) -> Option<String> {
-    let a: Vec<String> = std::env::args().collect();
-    a.iter().position(|x| x == name).and_then(|i| a.get(i + 1)).cloned()
-}
-
 fn main() {
-    let calls: usize = arg("--calls").and_then(|v| v.parse().ok()).unwrap_or(1);
-    let ip: IpAddr = arg("--bind").and_then(|v| v.parse().ok()).unwrap_or(IpAddr::from([127, 0, 0, 1]));
-    let lo: u16 = arg("--port-min").and_then(|v| v.parse().ok()).unwrap_or(50000);
-    let hi: u16 = arg("--port-max").and_then(|v| v.parse().ok()).unwrap_or(59999);
-    let rss_before = esbc_loadgen::procstat::rss(std::process::id());
-    let mut socks: Vec<UdpSocket> = Vec::with_capacity(calls * 2);
-    let mut port = lo;
-    while socks.len() < calls * 2 {
-        if port > hi || port == 0 {
-            eprintln!("trivial-relay: ports {lo}-{hi} exhausted after {} sockets", socks.len());
-            std::process::exit(1);
-        }
-        if let Ok(s) = UdpSocket::bind(SocketAddr::new(ip, port)) {
-            s.set_nonblocking(true).expect("nonblocking");
-            socks.push(s);
-        }
-        port = port.wrapping_add(1);
-    }
-    let ports: Vec<String> = socks.chunks(2).map(|p| format!("[{},{}]", port_of(&p[0]), port_of(&p[1]))).collect();
-    println!("{{\"rssBefore\":{rss_before},\"ports\":[{}]}}", ports.join(","));
-    // Quit when the parent closes our stdin (or dies).
-    std::thread::spawn(|| {
-        let _ = std::io::stdin().read_to_end(&mut Vec::new());
-        std::process::exit(0);
-    });
+    let socks = bind_and_announce("trivial-relay", &relay_args());
 
     let epoll = Epoll::new().expect("epoll");
     for (i, s) in socks.iter().enumerate() {
@@ -54,7 +25,7 @@ fn main() {
     let fds: Vec<i32> = socks.iter().map(|s| s.as_raw_fd()).collect();
     let mut peers: Vec<Option<SocketAddr>> = vec![None; socks.len()];
     // Per socket: its twin connected to the first source heard (the engine's latch).
-    let use_twins = std::env::var("ESBC_CONNECTED_SOCKETS").map_or(true, |v| v != "off");
+    let use_twins = use_twins();
     let mut twins: Vec<Option<(UdpSocket, SocketAddr)>> = (0..socks.len()).map(|_| None).collect();
     let mut recv = RecvBatch::new(32);
     let mut out = SendBatch::new(64);
@@ -99,7 +70,3 @@ fn main() {
 
 /// Token bit of a twin's readiness.
 const TWIN: u64 = 1 << 63;
-
-fn port_of(s: &UdpSocket) -> u16 {
-    s.local_addr().map(|a| a.port()).unwrap_or(0)
-}
