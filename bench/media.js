@@ -68,7 +68,7 @@ async function measure(relayName, calls, suite) {
   }
 }
 
-/** Every round of `relay` at `calls` was sustained (None measured: undefined). */
+/** Every round of `relay` at `calls` was sustained (nothing measured: undefined). */
 function sustained(runs, relay, suite, calls) {
   const mine = runs.filter((f) => f.relay === relay && f.suite === suite && f.calls === calls);
   return mine.length ? mine.every(report.clean) : undefined;
@@ -89,6 +89,7 @@ async function bisect(relay, suite, runs) {
     const lo = steps().filter((c) => c < (hi ?? Infinity) && sustained(runs, relay, suite, c)).pop();
     if (!o.resolution || hi === undefined || lo === undefined || hi - lo <= o.resolution) return;
     const mid = Math.round((lo + hi) / 2 / 25) * 25;
+    if (mid <= lo || mid >= hi) return; // a resolution under 50 calls: nothing left between them
     for (let round = 1; round <= o.rounds; round++) {
       const f = { ...(await measure(relay, mid, suite)), round, probe: true };
       runs.push(f);
