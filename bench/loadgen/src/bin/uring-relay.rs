@@ -13,7 +13,7 @@
 //! armed (the latch path, and anything from another source).
 //!
 //!   uring-relay --calls N [--bind 127.0.0.1] [--port-min 50000] [--port-max 59999]
-use std::net::{SocketAddr, UdpSocket};
+use std::net::UdpSocket;
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicU16, Ordering};
 
@@ -93,7 +93,6 @@ fn main() {
         .collect();
     let mut send_bufs = vec![0u8; SEND_SLOTS * BUF].into_boxed_slice();
     let mut free_sends: Vec<u32> = (0..SEND_SLOTS as u32).rev().collect();
-    let mut peers: Vec<Option<SocketAddr>> = vec![None; n];
     let mut twins: Vec<Option<UdpSocket>> = (0..n).map(|_| None).collect();
     let mut pending: Vec<squeue::Entry> = Vec::with_capacity(16384);
 
@@ -127,16 +126,13 @@ fn main() {
             match ud & !INDEX {
                 LATCH => {
                     if res > 0 {
-                        let src = from_sockaddr(&latch[i].addr);
-                        if peers[i].is_none() {
-                            if let Some(peer) = src {
-                                let twin = connected_twin(&socks[i], peer).expect("connected twin");
-                                ring.submitter().register_files_update((n + i) as u32, &[twin.as_raw_fd()]).expect("register twin");
-                                twins[i] = Some(twin);
-                                pending.push(arm_recv(i));
-                            }
+                        // The first source heard is the peer (latched once, as in the bench).
+                        if let (None, Some(peer)) = (&twins[i], from_sockaddr(&latch[i].addr)) {
+                            let twin = connected_twin(&socks[i], peer).expect("connected twin");
+                            ring.submitter().register_files_update((n + i) as u32, &[twin.as_raw_fd()]).expect("register twin");
+                            twins[i] = Some(twin);
+                            pending.push(arm_recv(i));
                         }
-                        peers[i] = src.or(peers[i]);
                         let len = res as usize;
                         forward(i, &latch[i].buf[..len], &twins, &mut send_bufs, &mut free_sends, &mut pending, n);
                     }

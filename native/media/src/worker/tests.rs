@@ -59,14 +59,20 @@ pub(super) fn rtp(seq: u16) -> Vec<u8> {
 
 /// Sends caller -> SBC and returns what the callee got (None after 1 s).
 fn relay(call: &Call, seq: u16) -> Option<Vec<u8>> {
-    call.peers[0].send_to(&rtp(seq), call.ports[0]).unwrap();
+    through(&call.peers[0], call.ports[0], &call.peers[1], seq).map(|(data, _)| data)
+}
+
+/// Sends packet `seq` from `from` to SBC port `to` and returns what `at` got,
+/// with its source (None after 1 s).
+pub(super) fn through(from: &UdpSocket, to: SocketAddr, at: &UdpSocket, seq: u16) -> Option<(Vec<u8>, SocketAddr)> {
+    from.send_to(&rtp(seq), to).unwrap();
     let mut buf = [0u8; 2048];
     let deadline = Instant::now() + Duration::from_secs(1);
     while Instant::now() < deadline {
-        if let Ok(n) = call.peers[1].recv(&mut buf) {
-            return Some(buf[..n].to_vec());
+        if let Ok((n, src)) = at.recv_from(&mut buf) {
+            return Some((buf[..n].to_vec(), src));
         }
-        std::thread::sleep(Duration::from_millis(5));
+        std::thread::sleep(Duration::from_millis(2));
     }
     None
 }

@@ -2,7 +2,7 @@
 //! when the leg latches, moves it when the leg re-latches, closes it with the
 //! call, and the relayed media and the wrong-source drops are what they are
 //! without it.
-use super::tests::{add_call, bind, rtp, stats, Call};
+use super::tests::{add_call, bind, rtp, stats, through, Call};
 use super::*;
 use crate::dtls::DtlsConfig;
 use crate::identity::DtlsIdentity;
@@ -24,20 +24,6 @@ fn sockets_on(port: u16) -> Vec<SocketAddr> {
             (hex(f[1]) == SocketAddr::from(([127, 0, 0, 1], port))).then(|| hex(f[2]))
         })
         .collect()
-}
-
-/// Sends `from` -> SBC port `to` and returns what `at` got, with its source.
-fn through(from: &UdpSocket, to: SocketAddr, at: &UdpSocket, seq: u16) -> Option<(Vec<u8>, SocketAddr)> {
-    from.send_to(&rtp(seq), to).unwrap();
-    let mut buf = [0u8; 2048];
-    let deadline = Instant::now() + Duration::from_millis(500);
-    while Instant::now() < deadline {
-        if let Ok((n, src)) = at.recv_from(&mut buf) {
-            return Some((buf[..n].to_vec(), src));
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    None
 }
 
 fn wait_for(what: &str, f: impl Fn() -> bool) {
