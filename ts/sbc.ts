@@ -71,7 +71,9 @@ export async function startSbc(config: SbcConfig, log: Logger = createLogger(con
       throw new Error(`media.mohFile: ${(err as Error).message}`);
     }
   }
-  log.info({ versions: MediaEngine.versions(), ports: `${m.bindAddress}:${m.portMin}-${m.portMax}` }, 'media engine started');
+  const { workers, ioBackend, ioFallback } = engine.counters();
+  log.info({ versions: MediaEngine.versions(), ports: `${m.bindAddress}:${m.portMin}-${m.portMax}`, workers, io: ioBackend }, 'media engine started');
+  if (ioFallback) log.warn({ reason: ioFallback }, 'media I/O on epoll: io_uring unavailable here (ESBC_IO_BACKEND=epoll chooses it without this warning)');
 
   let sipEngine: EmbeddedSipEngine | undefined;
   let control: { host: string; port: number; secret: string };

@@ -22,8 +22,23 @@ function payload(i) {
   return crypto.createHash('sha512').update(String(i)).digest().subarray(0, 40);
 }
 
-test('RTP <-> SDES-SRTP relay through the engine', async (t) => {
-  const engine = new MediaEngine({ ...PORTS, workers: 2, mediaTimeoutSecs: 0 });
+// Both socket I/O backends (ESBC_IO_BACKEND, read when an engine starts):
+// io_uring is what this machine selects by default, epoll the fallback.
+function engineOn(io, options) {
+  const before = process.env.ESBC_IO_BACKEND;
+  process.env.ESBC_IO_BACKEND = io;
+  try {
+    const engine = new MediaEngine(options);
+    assert.equal(engine.counters().ioBackend, io);
+    return engine;
+  } finally {
+    if (before === undefined) delete process.env.ESBC_IO_BACKEND;
+    else process.env.ESBC_IO_BACKEND = before;
+  }
+}
+
+for (const io of ['io_uring', 'epoll']) test(`RTP <-> SDES-SRTP relay through the engine (${io})`, async (t) => {
+  const engine = engineOn(io, { ...PORTS, workers: 2, mediaTimeoutSecs: 0 });
   t.after(() => engine.shutdown());
   // The engine sends with k1, the peer with k2.
   const { p, rtpPeer, srtpPeer, k1, k2 } = await sdesCall(engine, t);

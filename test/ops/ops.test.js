@@ -60,6 +60,11 @@ test('metrics during a real DTLS-SRTP call, CDRs for answered/rejected/cancelled
   const m2 = await scrape(port);
   assert.ok(metric(m2, 'esbc_media_packets_total', 'direction="in",kind="dtls-srtp",unit="packets"') > in1, 'packet counters move');
   assert.ok(metric(m2, 'esbc_media_packets_total', 'direction="out",kind="rtp",unit="packets"') > 0);
+  // The socket I/O in use, one-hot; io_uring here unless the engine says why not.
+  const { ioBackend, ioFallback } = sbc.engine.counters();
+  assert.ok(ioBackend === 'io_uring' || ioFallback, `io_uring, or the reason it is not used (${ioBackend})`);
+  assert.equal(metric(m2, 'esbc_media_io_backend', `backend="${ioBackend}"`), 1);
+  assert.equal(metric(m2, 'esbc_media_io_backend', `backend="${ioBackend === 'io_uring' ? 'epoll' : 'io_uring'}"`), 0);
   // Worker load: CPU seconds of every media worker thread, user and kernel.
   const workers = metric(m2, 'esbc_media_workers');
   assert.ok(workers >= 1);

@@ -87,7 +87,8 @@ export class MediaEngine extends EventEmitter<MediaEngineEvents> {
   }
 
   counters(): EngineCounters {
-    return this.native.counters();
+    const c = this.native.counters();
+    return { ...c, ioBackend: c.ioBackend === 'io_uring' ? 'io_uring' : 'epoll', ioFallback: c.ioFallback ?? undefined };
   }
 
   get activePipelines(): number {

@@ -188,4 +188,8 @@ export interface EngineCounters {
   droppedEvents: number;
   certRotations: number;
   workers: number;
+  /** The workers' socket I/O (ESBC_IO_BACKEND: auto, io_uring, epoll). */
+  ioBackend: 'io_uring' | 'epoll';
+  /** Why io_uring is not in use, when auto fell back to epoll. */
+  ioFallback?: string;
 }

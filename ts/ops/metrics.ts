@@ -62,6 +62,16 @@ export class SbcMetrics {
     engineGauge('esbc_media_port_pairs_in_use', 'Media port pairs bound', (c) => c.portPairsInUse);
     engineGauge('esbc_media_port_pairs_total', 'Media port pairs in the range', (c) => c.portPairsTotal);
     engineGauge('esbc_media_workers', 'Media worker threads', (c) => c.workers);
+    new Gauge({
+      name: 'esbc_media_io_backend',
+      help: 'The media workers\' socket I/O (1 on the backend in use)',
+      labelNames: ['backend'],
+      registers: [r],
+      collect() {
+        const used = source.engine.counters().ioBackend;
+        for (const backend of ['io_uring', 'epoll']) this.set({ backend }, backend === used ? 1 : 0);
+      },
+    });
     registerWorkerLoad(r);
     engineGauge('esbc_media_events_dropped_total', 'Engine events lost to a full queue', (c) => c.droppedEvents);
     engineGauge('esbc_media_cert_rotations_total', 'DTLS certificate rotations', (c) => c.certRotations);

@@ -16,7 +16,7 @@ use crate::leg::{LegSpec, LegUpdate, Side};
 use crate::music::MusicSource;
 use crate::pipeline::Pipeline;
 use crate::ports::PortAllocator;
-use crate::worker::{Command, EngineEvent, PipelineStats, WorkerHandle};
+use crate::worker::{Command, EngineEvent, IoBackend, IoChoice, PipelineStats, WorkerHandle};
 
 #[derive(Debug, Clone)]
 pub enum CertSource {
@@ -136,6 +136,9 @@ pub struct Engine {
     registry: Arc<Registry>,
     workers: Mutex<Vec<WorkerHandle>>,
     worker_count: usize,
+    /// The I/O the workers run on (all the same: one choice, one kernel).
+    io_backend: IoBackend,
+    io_fallback: Option<String>,
     dtls: RwLock<Arc<DtlsContext>>,
     next_id: AtomicU64,
     next_worker: AtomicUsize,
@@ -158,15 +161,20 @@ impl Engine {
         let (events_tx, events_rx) = crossbeam_channel::bounded(config.event_capacity.max(16));
         let dropped_events = Arc::new(AtomicU64::new(0));
         let n = config.workers.max(1);
+        let choice = IoChoice::from_env().map_err(EngineError::InvalidSpec)?;
         let workers = (0..n)
-            .map(|i| WorkerHandle::spawn(i, events_tx.clone(), dropped_events.clone()))
+            .map(|i| WorkerHandle::spawn(i, choice, events_tx.clone(), dropped_events.clone()))
             .collect::<std::io::Result<Vec<_>>>()
-            .map_err(|e| EngineError::Internal(format!("worker: {e}")))?;
+            .map_err(|e| EngineError::Internal(format!("media worker ({choice:?} I/O): {e}")))?;
+        let io_backend = workers[0].backend;
+        let io_fallback = workers[0].fallback_reason.clone();
         let engine = Arc::new(Engine {
             config: config.clone(),
             registry: Arc::new(Registry { ports: Mutex::new(ports), pipelines: Mutex::new(HashMap::new()) }),
             workers: Mutex::new(workers),
             worker_count: n,
+            io_backend,
+            io_fallback,
             dtls: RwLock::new(ctx),
             next_id: AtomicU64::new(1),
             next_worker: AtomicUsize::new(0),
@@ -357,6 +365,8 @@ impl Engine {
             dropped_events: self.dropped_events.load(Ordering::Relaxed),
             cert_rotations: self.rotations.load(Ordering::Relaxed),
             workers: self.worker_count as u64,
+            io_backend: self.io_backend.name(),
+            io_fallback: self.io_fallback.clone(),
         }
     }
 
@@ -387,6 +397,10 @@ pub struct EngineCounters {
     pub dropped_events: u64,
     pub cert_rotations: u64,
     pub workers: u64,
+    /// "io_uring" or "epoll".
+    pub io_backend: &'static str,
+    /// Why io_uring is not in use when it was not refused by choice.
+    pub io_fallback: Option<String>,
 }
 
 fn make_identity(src: &CertSource) -> Result<Arc<DtlsIdentity>, EngineError> {

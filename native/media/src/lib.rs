@@ -2,8 +2,9 @@
 //!
 //! The protocol core is sans-IO (str0m/quinn style): `dtls`, `srtp`, `packet`,
 //! `leg` and `pipeline` take datagrams and a clock and hand back datagrams,
-//! events and timeouts. `sys` and `worker` own sockets and threads; `engine`
-//! is the control surface the Node addon wraps.
+//! events and timeouts. `worker` owns sockets and threads, doing its I/O with
+//! `uring` (io_uring) or `sys` (epoll); `engine` is the control surface the
+//! Node addon wraps.
 
 pub mod connected;
 pub mod dtls;
@@ -21,6 +22,7 @@ mod srtp_kernel;
 pub mod stats;
 pub mod stun;
 pub mod sys;
+pub mod uring;
 pub mod versions;
 pub mod worker;
 

@@ -1,10 +1,11 @@
-//! A worker thread: owns the sockets and pipelines of its calls, waits on
-//! epoll, receives with recvmmsg, relays, sends with sendmmsg, and runs timers.
+//! A worker thread: owns the sockets and pipelines of its calls, waits for
+//! datagrams (io_uring, or epoll + recvmmsg: `backend`), relays, sends, and
+//! runs timers.
 //! A call lives on one worker for its whole life, so nothing here is shared
 //! and no lock is taken per packet.
 //!
 //! Every call into a pipeline runs under `catch_unwind`: a bug that panics
-//! on one call's packet fails that pipeline only (its sockets leave epoll, an
+//! on one call's packet fails that pipeline only (its sockets stop receiving, an
 //! event tells the control plane, which releases the call), never the worker
 //! and the other calls on it.
 use std::net::{SocketAddr, UdpSocket};
@@ -21,7 +22,12 @@ use crate::dtls::DtlsContext;
 use crate::leg::{Component, LegUpdate, Side};
 use crate::pipeline::{Io, MediaEvent, Pipeline};
 use crate::stats::{DropReason, LegStats};
-use crate::sys::{self, Epoll, EventFd, RecvBatch, SendBatch};
+use crate::sys::{self, EventFd, RecvBatch};
+use crate::uring::{Cqe, Kind};
+
+mod backend;
+use backend::Backend;
+pub use backend::{IoBackend, IoChoice};
 
 /// The sockets of one leg: RTP, and RTCP on the next port.
 pub struct LegSockets {
@@ -74,9 +80,8 @@ pub struct EngineEvent {
     pub event: MediaEvent,
 }
 
-const WAKE_TOKEN: u64 = u64::MAX;
+const WAKE_TOKEN: u64 = crate::uring::WAKE;
 const RECV_BATCH: usize = 32;
-const SEND_BATCH: usize = 64;
 const TICK: Duration = Duration::from_millis(50);
 const MEDIA_CHECK: Duration = Duration::from_secs(1);
 
@@ -110,19 +115,45 @@ pub struct WorkerHandle {
     pub tx: Sender<Command>,
     wake: Arc<EventFd>,
     thread: Option<JoinHandle<()>>,
+    /// The I/O this worker runs on.
+    pub backend: IoBackend,
+    /// Why io_uring was not used (`IoChoice::Auto` fell back to epoll).
+    pub fallback_reason: Option<String>,
 }
 
 impl WorkerHandle {
-    pub fn spawn(index: usize, events: Sender<EngineEvent>, dropped_events: Arc<std::sync::atomic::AtomicU64>) -> std::io::Result<WorkerHandle> {
+    pub fn spawn(
+        index: usize,
+        choice: IoChoice,
+        events: Sender<EngineEvent>,
+        dropped_events: Arc<std::sync::atomic::AtomicU64>,
+    ) -> std::io::Result<WorkerHandle> {
         let (tx, rx) = crossbeam_channel::bounded(4096);
         let wake = Arc::new(EventFd::new()?);
-        let epoll = Epoll::new()?;
-        epoll.add(wake.fd(), WAKE_TOKEN)?;
         let w = wake.clone();
+        // The backend is made on the worker's own thread (an io_uring's single
+        // issuer is the thread that creates it), which reports back.
+        let (opened_tx, opened) = crossbeam_channel::bounded(1);
         let thread = std::thread::Builder::new().name(format!("esbc-media-{index}")).spawn(move || {
-            Worker::new(epoll, rx, w, events, dropped_events).run();
+            let opened = Backend::open(choice).and_then(|(mut backend, why)| {
+                match &mut backend {
+                    Backend::Epoll { epoll, .. } => epoll.add(w.fd(), WAKE_TOKEN)?,
+                    Backend::Uring(u) => u.watch_wake(w.fd()),
+                }
+                Ok((backend, why))
+            });
+            match opened {
+                Ok((backend, why)) => {
+                    let _ = opened_tx.send(Ok((backend.kind(), why)));
+                    Worker::new(backend, rx, w, events, dropped_events).run();
+                }
+                Err(e) => {
+                    let _ = opened_tx.send(Err(e));
+                }
+            }
         })?;
-        Ok(WorkerHandle { tx, wake, thread: Some(thread) })
+        let (backend, fallback_reason) = opened.recv().map_err(|_| std::io::Error::other("media worker thread ended at start"))??;
+        Ok(WorkerHandle { tx, wake, thread: Some(thread), backend, fallback_reason })
     }
 
     pub fn send(&self, cmd: Command) -> bool {
@@ -139,7 +170,6 @@ impl WorkerHandle {
 }
 
 struct Worker {
-    epoll: Epoll,
     commands: Receiver<Command>,
     wake: Arc<EventFd>,
     slots: Vec<Option<Slot>>,
@@ -155,11 +185,13 @@ struct Worker {
     dropped_events: Arc<std::sync::atomic::AtomicU64>,
     /// Connected twins in use (ESBC_CONNECTED_SOCKETS=off turns them off).
     use_twins: bool,
+    /// io_uring: twins made this turn, whose receive is not armed yet.
+    twins_to_arm: Vec<(usize, u32, Side)>,
 }
 
-/// The pipeline's view of the worker: a send batch and an event list.
+/// The pipeline's view of the worker: where it sends, and an event list.
 struct Output {
-    batch: SendBatch,
+    backend: Backend,
     events: Vec<EngineEvent>,
     fds: [[RawFd; 2]; 2],
     /// Per side: the RTP twin's descriptor and peer.
@@ -172,16 +204,38 @@ impl Io for Output {
         if comp == Component::Rtp {
             if let Some((fd, peer)) = self.twins[side.index()] {
                 if peer == dst {
-                    return self.batch.push_connected(fd, data);
+                    return self.backend.send(fd, None, data);
                 }
             }
         }
         let fd = self.fds[side.index()][comp as usize];
-        self.batch.push(fd, &dst, data)
+        self.backend.send(fd, Some(&dst), data)
     }
     fn event(&mut self, event: MediaEvent) {
         self.events.push(EngineEvent { pipeline: self.pipeline, event });
     }
+}
+
+impl Slot {
+    /// Every socket of the call, twins included.
+    fn all_fds(&self) -> Vec<RawFd> {
+        self.fds.iter().flatten().copied().chain(self.twins.iter().flatten().map(|t| t.socket.as_raw_fd())).collect()
+    }
+}
+
+/// One received datagram into its pipeline (an oversized one is counted and dropped).
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn deliver(slot: &mut Slot, out: &mut Output, side: Side, comp: Component, src: SocketAddr, buf: &mut [u8], len: usize, truncated: bool, now: Instant) {
+    if truncated {
+        let leg = slot.pipeline.leg_mut(side);
+        leg.stats.packets_in += 1;
+        leg.stats.drop(DropReason::Oversized);
+        return;
+    }
+    #[cfg(test)]
+    tests::maybe_panic(&buf[..len]);
+    slot.pipeline.on_datagram(side, comp, src, buf, len, now, out);
 }
 
 /// Runs `f` on a live (not failed) slot with the output pointed at it.
@@ -200,10 +254,23 @@ fn run_guarded<R>(slot: Option<&mut Slot>, out: &mut Output, f: impl FnOnce(&mut
     })
 }
 
+/// The loop's periodic deadlines.
+struct Timers {
+    next_tick: Instant,
+    next_media_check: Instant,
+}
+
+impl Timers {
+    fn new() -> Timers {
+        let now = Instant::now();
+        Timers { next_tick: now + TICK, next_media_check: now + MEDIA_CHECK }
+    }
+}
+
 /// Generations are compared modulo this (the token keeps 29 bits of them).
 const GENERATION_MASK: u32 = 0x1fff_ffff;
 
-/// A socket's epoll token: slot, generation, side, component, and whether it
+/// A socket's receive token (epoll data, io_uring user_data): slot, generation, side, component, and whether it
 /// is the RTP socket's connected twin (which receives RTP-component datagrams).
 fn token(slot: usize, generation: u32, side: Side, comp: Component, twin: bool) -> u64 {
     ((slot as u64) << 32)
@@ -221,14 +288,13 @@ fn untoken(t: u64) -> (usize, u32, Side, Component, bool) {
 
 impl Worker {
     fn new(
-        epoll: Epoll,
+        backend: Backend,
         commands: Receiver<Command>,
         wake: Arc<EventFd>,
         events: Sender<EngineEvent>,
         dropped_events: Arc<std::sync::atomic::AtomicU64>,
     ) -> Worker {
         Worker {
-            epoll,
             commands,
             wake,
             slots: Vec::new(),
@@ -238,22 +304,28 @@ impl Worker {
             music_slots: std::collections::HashSet::new(),
             next_music: None,
             recv: RecvBatch::new(RECV_BATCH),
-            out: Output { batch: SendBatch::new(SEND_BATCH), events: Vec::with_capacity(64), fds: [[-1; 2]; 2], twins: [None; 2], pipeline: 0 },
+            out: Output { backend, events: Vec::with_capacity(64), fds: [[-1; 2]; 2], twins: [None; 2], pipeline: 0 },
             events,
             dropped_events,
             use_twins: std::env::var("ESBC_CONNECTED_SOCKETS").map_or(true, |v| v != "off"),
+            twins_to_arm: Vec::new(),
         }
     }
 
-    fn run(mut self) {
+    fn run(self) {
+        match self.out.backend {
+            Backend::Epoll { .. } => self.run_epoll(),
+            Backend::Uring(_) => self.run_uring(),
+        }
+    }
+
+    fn run_epoll(mut self) {
         let mut ready = vec![libc::epoll_event { events: 0, u64: 0 }; 256];
-        let mut next_tick = Instant::now() + TICK;
-        let mut next_media_check = Instant::now() + MEDIA_CHECK;
+        let mut timers = Timers::new();
         loop {
-            let now = Instant::now();
-            let wake_at = self.next_music.map_or(next_tick, |m| m.min(next_tick));
-            let wait_ms = wake_at.saturating_duration_since(now).as_millis() as i32;
-            let n = self.epoll.wait(&mut ready, wait_ms.max(0));
+            let wait_ms = self.wake_at(&timers).saturating_duration_since(Instant::now()).as_millis() as i32;
+            let Backend::Epoll { epoll, .. } = &self.out.backend else { unreachable!() };
+            let n = epoll.wait(&mut ready, wait_ms.max(0));
             let now = Instant::now();
             // Software pipeline over the ready sockets: while datagram i is
             // received and relayed, the slot of i + 2 and the legs of i + 1
@@ -276,28 +348,105 @@ impl Worker {
                 if t == WAKE_TOKEN {
                     self.wake.drain();
                     if !self.run_commands(now) {
-                        self.out.batch.flush();
-                        self.publish_events();
+                        self.end();
                         return;
                     }
                 } else {
                     self.on_readable(t, now);
                 }
             }
-            if self.next_music.is_some_and(|m| m <= now) {
-                self.on_music(now);
-            }
-            if now >= next_tick {
-                next_tick = now + TICK;
-                let check_media = now >= next_media_check;
-                if check_media {
-                    next_media_check = now + MEDIA_CHECK;
-                }
-                self.on_tick(now, check_media);
-            }
-            self.out.batch.flush();
-            self.publish_events();
+            self.end_turn(now, &mut timers);
         }
+    }
+
+    /// The io_uring loop: completions instead of readiness, each receive
+    /// completion one datagram already in a provided buffer.
+    fn run_uring(mut self) {
+        let mut done: Vec<Cqe> = Vec::with_capacity(4096);
+        let mut timers = Timers::new();
+        loop {
+            let timeout = self.wake_at(&timers).saturating_duration_since(Instant::now());
+            done.clear();
+            self.uring().wait(timeout, &mut done);
+            let now = Instant::now();
+            // The same software pipeline as the epoll loop's.
+            let token = |c: Option<&Cqe>| c.filter(|c| c.kind() == Kind::Receive).map_or(WAKE_TOKEN, |c| c.user_data);
+            for c in done.iter().take(2) {
+                self.prefetch_slot(token(Some(c)));
+            }
+            self.prefetch_legs(token(done.first()));
+            for i in 0..done.len() {
+                self.prefetch_slot(token(done.get(i + 2)));
+                self.prefetch_legs(token(done.get(i + 1)));
+                let c = done[i];
+                match c.kind() {
+                    Kind::Receive => self.on_received(c, now),
+                    Kind::Send => self.uring().send_done(c),
+                    Kind::Wake => {
+                        let fd = self.wake.fd();
+                        self.uring().watch_wake(fd);
+                        if !self.run_commands(now) {
+                            self.end();
+                            return;
+                        }
+                    }
+                    Kind::Other => {}
+                }
+            }
+            self.arm_twins(now);
+            self.end_turn(now, &mut timers);
+        }
+    }
+
+    /// Arms the receive of the twins made this turn. The peer's datagrams
+    /// that reached the original socket before its twin existed are read
+    /// first (recvmmsg, as the epoll loop does): armed at once, the twin's
+    /// receive would complete at submission, ahead of those still queued on
+    /// the original, and reorder the call's first packets.
+    fn arm_twins(&mut self, now: Instant) {
+        for (idx, generation, side) in std::mem::take(&mut self.twins_to_arm) {
+            if self.live_fd(idx, generation & GENERATION_MASK, side, Component::Rtp, true).is_none() {
+                continue;
+            }
+            self.on_readable(token(idx, generation, side, Component::Rtp, false), now);
+            if let Some(fd) = self.live_fd(idx, generation & GENERATION_MASK, side, Component::Rtp, true) {
+                self.uring().watch(fd, token(idx, generation, side, Component::Rtp, true));
+            }
+        }
+    }
+
+    fn uring(&mut self) -> &mut crate::uring::Uring {
+        match &mut self.out.backend {
+            Backend::Uring(u) => u,
+            Backend::Epoll { .. } => unreachable!("io_uring call on an epoll worker"),
+        }
+    }
+
+    /// When the loop must wake for its timers at the latest.
+    fn wake_at(&self, timers: &Timers) -> Instant {
+        self.next_music.map_or(timers.next_tick, |m| m.min(timers.next_tick))
+    }
+
+    /// After each turn's datagrams and commands: music and timers that are
+    /// due, then the turn's sends and events go out.
+    fn end_turn(&mut self, now: Instant, timers: &mut Timers) {
+        if self.next_music.is_some_and(|m| m <= now) {
+            self.on_music(now);
+        }
+        if now >= timers.next_tick {
+            timers.next_tick = now + TICK;
+            let check_media = now >= timers.next_media_check;
+            if check_media {
+                timers.next_media_check = now + MEDIA_CHECK;
+            }
+            self.on_tick(now, check_media);
+        }
+        self.end();
+    }
+
+    fn end(&mut self) {
+        self.out.backend.flush();
+        self.publish_events();
     }
 
     /// The slot entry a readiness token names (None for the wake token).
@@ -339,16 +488,7 @@ impl Worker {
                 for i in 0..n {
                     let (len, src, truncated) = recv.entry(i);
                     let Some(src) = src else { continue };
-                    if truncated {
-                        let leg = slot.pipeline.leg_mut(side);
-                        leg.stats.packets_in += 1;
-                        leg.stats.drop(DropReason::Oversized);
-                        continue;
-                    }
-                    let buf = &mut recv.bufs[i][..];
-                    #[cfg(test)]
-                    tests::maybe_panic(&buf[..len]);
-                    slot.pipeline.on_datagram(side, comp, src, buf, len, now, out);
+                    deliver(slot, out, side, comp, src, &mut recv.bufs[i][..], len, truncated, now);
                 }
                 if n < recv.capacity() {
                     break;
@@ -359,6 +499,62 @@ impl Worker {
             self.fail(idx, &msg);
         } else if comp == Component::Rtp && self.use_twins {
             self.follow_latch(idx, side);
+        }
+    }
+
+    /// A receive completion (io_uring): its datagram into the pipeline, its
+    /// buffer back to the kernel, and the receive re-armed if it stopped.
+    fn on_received(&mut self, c: Cqe, now: Instant) {
+        let (idx, generation, side, comp, twin) = untoken(c.user_data);
+        let fd = self.live_fd(idx, generation, side, comp, twin);
+        let Some(d) = self.uring().datagram(&c) else {
+            return self.rearm(c, fd);
+        };
+        let mut failed = None;
+        if let (Some(_), Some(src)) = (fd, d.src) {
+            // SAFETY: the completion handed this buffer out; it is given back below.
+            let buf = unsafe { self.uring().payload(d.buffer) };
+            let r = run_guarded(self.slots[idx].as_mut(), &mut self.out, |slot, out| {
+                deliver(slot, out, side, comp, src, buf, d.len, d.truncated, now);
+            });
+            failed = r.err();
+        }
+        self.uring().give_back(d.buffer);
+        if let Some(msg) = failed {
+            return self.fail(idx, &msg);
+        }
+        self.rearm(c, fd);
+        if fd.is_some() && comp == Component::Rtp && self.use_twins {
+            self.follow_latch(idx, side);
+        }
+    }
+
+    /// The socket a receive token names, while its pipeline is live (None:
+    /// stale, from a closed call or a replaced twin, or failed).
+    fn live_fd(&self, idx: usize, generation: u32, side: Side, comp: Component, twin: bool) -> Option<RawFd> {
+        let slot = self.slots.get(idx)?.as_ref()?;
+        if slot.generation & GENERATION_MASK != generation || slot.failed {
+            return None;
+        }
+        match (twin, &slot.twins[side.index()]) {
+            (false, _) => Some(slot.fds[side.index()][comp as usize]),
+            (true, Some(t)) => Some(t.socket.as_raw_fd()),
+            (true, None) => None,
+        }
+    }
+
+    /// A multishot receive the kernel ended (no buffer left, an ICMP error on
+    /// a connected socket...) is armed again while its socket is live; an
+    /// error that would only repeat is logged and leaves the socket silent.
+    fn rearm(&mut self, c: Cqe, fd: Option<RawFd>) {
+        let Some(fd) = fd.filter(|_| !c.more()) else { return };
+        let transient = c.result >= 0
+            || matches!(-c.result, libc::ENOBUFS | libc::ECONNREFUSED | libc::EAGAIN | libc::EINTR | libc::ENOMEM | libc::ECANCELED);
+        if transient {
+            self.uring().watch(fd, c.user_data);
+        } else {
+            let id = self.slots[untoken(c.user_data).0].as_ref().map_or(0, |s| s.id);
+            log::error!("media worker: pipeline {id}: receive on fd {fd} stopped ({}); its media on that socket is lost", std::io::Error::from_raw_os_error(-c.result));
         }
     }
 
@@ -384,9 +580,12 @@ impl Worker {
         match made {
             Ok((mut twin, new)) => {
                 twin.peer = peer;
-                if new {
+                if new && matches!(self.out.backend, Backend::Uring(_)) {
+                    // Armed at the end of the turn, after the original's queue (see `arm_twins`).
+                    self.twins_to_arm.push((idx, slot.generation, side));
+                } else if new {
                     let t = token(idx, slot.generation, side, Component::Rtp, true);
-                    if let Err(e) = self.epoll.add(twin.socket.as_raw_fd(), t) {
+                    if let Err(e) = self.out.backend.watch(twin.socket.as_raw_fd(), t) {
                         log::warn!("media worker: pipeline {} side {side:?}: connected socket not used ({e})", slot.id);
                         slot.twin_failed[i] = true;
                         return;
@@ -396,7 +595,7 @@ impl Worker {
             }
             Err((e, old)) => {
                 if let Some(old) = old {
-                    self.epoll.remove(old.socket.as_raw_fd());
+                    self.out.backend.unwatch(&[old.socket.as_raw_fd()]);
                 }
                 log::warn!("media worker: pipeline {} side {side:?}: connected socket not used ({e}); its original socket carries the media", slot.id);
                 slot.twin_failed[i] = true;
@@ -421,10 +620,9 @@ impl Worker {
         slot.failed = true;
         PIPELINE_PANICS.fetch_add(1, Ordering::Relaxed);
         log::error!("media worker: pipeline {} panicked ({msg}); its media stopped, other calls unaffected", slot.id);
-        for fd in slot.fds.iter().flatten().copied().chain(slot.twins.iter().flatten().map(|t| t.socket.as_raw_fd())) {
-            self.epoll.remove(fd);
-        }
+        let fds = slot.all_fds();
         let id = slot.id;
+        self.out.backend.unwatch(&fds);
         self.music_slots.remove(&idx);
         self.out.events.push(EngineEvent { pipeline: id, event: MediaEvent::PipelineFailed { reason: format!("internal error: {msg}") } });
     }
@@ -532,7 +730,10 @@ impl Worker {
         ];
         for side in [Side::A, Side::B] {
             for comp in [Component::Rtp, Component::Rtcp] {
-                let _ = self.epoll.add(fds[side.index()][comp as usize], token(idx, generation, side, comp, false));
+                let fd = fds[side.index()][comp as usize];
+                if let Err(e) = self.out.backend.watch(fd, token(idx, generation, side, comp, false)) {
+                    log::error!("media worker: pipeline {id}: cannot receive on fd {fd} ({e})");
+                }
             }
         }
         self.slots[idx] = Some(Slot { id, generation, failed: false, pipeline, sockets, fds, twins: [None, None], twin_failed: [false; 2], ctx, created: now });
@@ -543,14 +744,12 @@ impl Worker {
     fn remove(&mut self, idx: usize, now: Instant) -> PipelineStats {
         // Send close_notify before the sockets go away.
         self.guard(idx, |slot, out| slot.pipeline.close(now, out));
-        self.out.batch.flush();
+        self.out.backend.flush();
         let slot = self.slots[idx].take().expect("live slot");
         self.index.remove(&slot.id);
         self.music_slots.remove(&idx);
         if !slot.failed {
-            for fd in slot.fds.iter().flatten().copied().chain(slot.twins.iter().flatten().map(|t| t.socket.as_raw_fd())) {
-                self.epoll.remove(fd);
-            }
+            self.out.backend.unwatch(&slot.all_fds());
         }
         self.free.push(idx);
         let stats = snapshot(&slot.pipeline);
@@ -593,5 +792,7 @@ fn _assert_send() {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod io_tests;
 #[cfg(test)]
 mod twin_tests;

@@ -181,6 +181,8 @@ impl NativeMediaEngine {
             dropped_events: c.dropped_events as i64,
             cert_rotations: c.cert_rotations as i64,
             workers: c.workers as i64,
+            io_backend: c.io_backend.to_string(),
+            io_fallback: c.io_fallback,
         }
     }
 

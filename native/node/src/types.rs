@@ -223,4 +223,8 @@ pub struct EngineCountersJs {
     pub dropped_events: i64,
     pub cert_rotations: i64,
     pub workers: i64,
+    /// "io_uring" or "epoll".
+    pub io_backend: String,
+    /// Why io_uring is not in use (absent when it is, or epoll was chosen).
+    pub io_fallback: Option<String>,
 }

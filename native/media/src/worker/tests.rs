@@ -88,6 +88,16 @@ fn next_failure(events: &Receiver<EngineEvent>, within: Duration) -> Option<Engi
     None
 }
 
+/// Both I/O backends: each worker test runs on each (io_uring is required:
+/// the machines this is built and tested on have it).
+pub(super) const BACKENDS: [IoChoice; 2] = [IoChoice::IoUring, IoChoice::Epoll];
+
+pub(super) fn spawn(choice: IoChoice, events: Sender<EngineEvent>) -> WorkerHandle {
+    let w = WorkerHandle::spawn(0, choice, events, Arc::new(AtomicU64::new(0))).unwrap();
+    assert_eq!(w.backend == IoBackend::IoUring, choice == IoChoice::IoUring, "{choice:?}");
+    w
+}
+
 pub(super) fn stats(w: &WorkerHandle, id: u64) -> Option<PipelineStats> {
     let (tx, rx) = crossbeam_channel::bounded(1);
     w.send(Command::Stats { id, reply: tx });
@@ -96,8 +106,12 @@ pub(super) fn stats(w: &WorkerHandle, id: u64) -> Option<PipelineStats> {
 
 #[test]
 fn a_panic_in_one_pipeline_fails_that_call_only() {
+    BACKENDS.into_iter().for_each(a_panic_in_one_pipeline_fails_that_call_only_on);
+}
+
+fn a_panic_in_one_pipeline_fails_that_call_only_on(choice: IoChoice) {
     let (events_tx, events) = crossbeam_channel::bounded(64);
-    let mut w = WorkerHandle::spawn(0, events_tx, Arc::new(AtomicU64::new(0))).unwrap();
+    let mut w = spawn(choice, events_tx);
     let ctx = DtlsContext::new(DtlsIdentity::generate_ecdsa(1).unwrap(), DtlsConfig::default()).unwrap();
     let victim = add_call(&w, &ctx, 1);
     let other = add_call(&w, &ctx, 2);

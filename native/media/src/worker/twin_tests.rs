@@ -2,7 +2,7 @@
 //! when the leg latches, moves it when the leg re-latches, closes it with the
 //! call, and the relayed media and the wrong-source drops are what they are
 //! without it.
-use super::tests::{add_call, bind, rtp, stats, through, Call};
+use super::tests::{add_call, bind, rtp, spawn, stats, through, Call, BACKENDS};
 use super::*;
 use crate::dtls::DtlsConfig;
 use crate::identity::DtlsIdentity;
@@ -36,8 +36,12 @@ fn wait_for(what: &str, f: impl Fn() -> bool) {
 
 #[test]
 fn a_latched_leg_gets_a_connected_socket_that_follows_the_latch() {
+    BACKENDS.into_iter().for_each(a_latched_leg_gets_a_connected_socket_that_follows_the_latch_on);
+}
+
+fn a_latched_leg_gets_a_connected_socket_that_follows_the_latch_on(choice: IoChoice) {
     let (events_tx, _events) = crossbeam_channel::unbounded();
-    let mut w = WorkerHandle::spawn(0, events_tx, Arc::new(AtomicU64::new(0))).unwrap();
+    let mut w = spawn(choice, events_tx);
     let ctx = DtlsContext::new(DtlsIdentity::generate_ecdsa(1).unwrap(), DtlsConfig::default()).unwrap();
     let Call { id, peers, ports } = add_call(&w, &ctx, 1);
     let unconnected: SocketAddr = "0.0.0.0:0".parse().unwrap();
