@@ -61,7 +61,7 @@ async function measure(relayName, calls, suite) {
     const g = await runTraffic(relay.sessions, {
       seconds: o.seconds, warmup: o.warmup, threads: o.genThreads, cpus: o.genCpus, watchPid: relay.pid, watchThreads: relay.watchThreads, nice: o.nice,
     });
-    return report.relayFigures(relayName, calls, suite, g, relay.rssBefore);
+    return { ...report.relayFigures(relayName, calls, suite, g, relay.rssBefore), ...(relay.io ? { io: relay.io } : {}) };
   } finally {
     await relay.stop();
     await new Promise((r) => setTimeout(r, 500));

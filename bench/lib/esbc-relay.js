@@ -40,7 +40,7 @@ for (let i = 0; i < o.calls; i++) {
   });
 }
 global.gc?.(); // set-up garbage is not per-call memory
-process.stdout.write(JSON.stringify({ rssBefore, sessions: { calls } }) + '\n');
+process.stdout.write(JSON.stringify({ rssBefore, io: engine.counters().ioBackend, sessions: { calls } }) + '\n');
 process.stdin.resume();
 process.stdin.on('end', () => {
   engine.shutdown();

@@ -39,14 +39,19 @@ function pinThreads(pid, prefix, cpu) {
   }
 }
 
-async function esbc({ calls, suite, locals, cpu, portMin, portMax, nice }) {
+/** This engine, on the I/O it selects by itself (io_uring here) or on `io` (ESBC_IO_BACKEND). */
+async function esbcOn(name, io, { calls, suite, locals, cpu, portMin, portMax, nice }) {
   // A small young generation: V8's semispaces (16 MB by default) would swamp RSS per call.
   const child = launch(niced(nice, [process.execPath, '--expose-gc', '--max-semi-space-size=1', path.join(__dirname, 'esbc-relay.js'),
-    JSON.stringify({ calls, profile: suite, locals, portMin, portMax })]), { stdio: ['pipe', 'pipe', 'inherit'] });
+    JSON.stringify({ calls, profile: suite, locals, portMin, portMax })]), { stdio: ['pipe', 'pipe', 'inherit'], env: io ? { ...process.env, ESBC_IO_BACKEND: io } : process.env });
   const r = await firstLine(child);
   if (cpu !== undefined) pinThreads(child.pid, 'esbc-media-', cpu);
-  return { name: 'esbc', pid: child.pid, watchThreads: 'esbc-media-', rssBefore: r.rssBefore, sessions: r.sessions, stop: stopper(child) };
+  return { name, pid: child.pid, watchThreads: 'esbc-media-', rssBefore: r.rssBefore, sessions: r.sessions, io: r.io, stop: stopper(child) };
 }
+
+const esbc = (opts) => esbcOn('esbc', undefined, opts);
+/** The engine on its epoll fallback (not in the default set): what a machine without io_uring gets. */
+const esbcEpoll = (opts) => esbcOn('esbc-epoll', 'epoll', opts);
 
 /** A baseline relay binary (plain RTP both ways): `trivial-relay` or `uring-relay`. */
 async function baseline(name, binary, { calls, locals, cpu, portMin, portMax, nice }) {
@@ -91,4 +96,4 @@ function rssOf(pid) {
   return m ? Number(m[1]) * 1024 : 0;
 }
 
-module.exports = { esbc, trivial, 'trivial-uring': trivialUring, rtpengine: rtpe, rtpengineVersion: rtpengine.version };
+module.exports = { esbc, 'esbc-epoll': esbcEpoll, trivial, 'trivial-uring': trivialUring, rtpengine: rtpe, rtpengineVersion: rtpengine.version };
