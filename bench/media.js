@@ -9,6 +9,7 @@
 //
 //   node bench/media.js [--calls 500,750,1000,1500,2000] [--seconds 10] [--warmup 2]
 //     [--suites AES_CM_128_HMAC_SHA1_80,AEAD_AES_128_GCM] [--relays trivial,esbc,rtpengine]
+//       (also: esbc-epoll, trivial-epoll: the engine and the baseline on epoll)
 //     [--gen-threads 1] [--gen-cpus 0] [--relay-cpu 1] [--sockets 8] [--handshakes 1000]
 //     [--nice -10]  (run relays and generator niced: the machine is shared)
 //     [--rounds 3]  (odd; every step is measured this many times, relays alternating;

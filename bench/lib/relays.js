@@ -53,7 +53,7 @@ const esbc = (opts) => esbcOn('esbc', undefined, opts);
 /** The engine on its epoll fallback (not in the default set): what a machine without io_uring gets. */
 const esbcEpoll = (opts) => esbcOn('esbc-epoll', 'epoll', opts);
 
-/** A baseline relay binary (plain RTP both ways): `trivial-relay` or `uring-relay`. */
+/** A baseline relay binary (plain RTP both ways): `uring-relay` or `trivial-relay`. */
 async function baseline(name, binary, { calls, locals, cpu, portMin, portMax, nice }) {
   const args = [bin(binary), '--calls', String(calls), '--port-min', String(portMin), '--port-max', String(portMax)];
   const child = launch(niced(nice, cpu === undefined ? args : ['taskset', '-c', String(cpu), ...args]), { stdio: ['pipe', 'pipe', 'inherit'] });
@@ -67,9 +67,10 @@ async function baseline(name, binary, { calls, locals, cpu, portMin, portMax, ni
   return { name, pid: child.pid, watchThreads: '', rssBefore: r.rssBefore, sessions, stop: stopper(child) };
 }
 
-const trivial = (opts) => baseline('trivial', 'trivial-relay', opts);
-/** The trivial relay over io_uring (not in the default set): what fewer system calls per packet would give. */
-const trivialUring = (opts) => baseline('trivial-uring', 'uring-relay', opts);
+/** Receive and send, nothing else, on the engine's default I/O (io_uring, connected twins). */
+const trivial = (opts) => baseline('trivial', 'uring-relay', opts);
+/** The same on epoll + recvmmsg + sendto (not in the default set): the engine's fallback I/O. */
+const trivialEpoll = (opts) => baseline('trivial-epoll', 'trivial-relay', opts);
 
 /** A fresh rtpengine per step, so memory per call starts from a clean process. */
 async function rtpe({ calls, suite, locals, cpu, portMin, portMax, nice }) {
@@ -96,4 +97,4 @@ function rssOf(pid) {
   return m ? Number(m[1]) * 1024 : 0;
 }
 
-module.exports = { esbc, 'esbc-epoll': esbcEpoll, trivial, 'trivial-uring': trivialUring, rtpengine: rtpe, rtpengineVersion: rtpengine.version };
+module.exports = { esbc, 'esbc-epoll': esbcEpoll, trivial, 'trivial-epoll': trivialEpoll, rtpengine: rtpe, rtpengineVersion: rtpengine.version };

@@ -98,6 +98,8 @@ function dtlsSummary(runs) {
   };
 }
 
+const COMPARED = ['esbc', 'rtpengine', 'trivial'];
+
 function summarize(results) {
   const out = {};
   for (const suite of [...new Set(results.runs.map((r) => r.suite))]) {
@@ -105,8 +107,10 @@ function summarize(results) {
     const names = [...new Set(runs.map((r) => r.relay))];
     const steps = [...new Set(runs.map((r) => r.calls))].sort((a, b) => a - b);
     const s = { relays: {} };
-    // Highest step at which every relay was loss-free: the equal-load comparison.
-    const equal = steps.filter((c) => names.every((n) => runs.some((r) => r.relay === n && r.calls === c && clean(r)))).pop();
+    // Highest step at which every relay compared (esbc, rtpengine, trivial;
+    // not the epoll variants) was loss-free: the equal-load comparison.
+    const compared = names.some((n) => COMPARED.includes(n)) ? names.filter((n) => COMPARED.includes(n)) : names;
+    const equal = steps.filter((c) => compared.every((n) => runs.some((r) => r.relay === n && r.calls === c && clean(r)))).pop();
     s.equalLoadCalls = equal;
     for (const n of names) {
       const mine = runs.filter((r) => r.relay === n).sort((a, b) => a.calls - b.calls);
@@ -173,7 +177,7 @@ function mediaMarkdown(results) {
     'Loopback: a sender\'s system call also pays for delivery into the receiver\'s socket.', ''];
   for (const [suite, s] of Object.entries(results.summary)) {
     const r = s.relays;
-    const names = ['esbc', 'rtpengine', 'trivial'].filter((n) => r[n]);
+    const names = ['esbc', 'rtpengine', 'trivial', 'esbc-epoll', 'trivial-epoll'].filter((n) => r[n]);
     const col = (fn) => names.map((n) => fn(r[n])).join(' | ');
     lines.push(`#### ${suite} <-> RTP`, '', `| figure | ${names.join(' | ')} | esbc / rtpengine | esbc / trivial | target |`, `|---|${names.map(() => '---|').join('')}---|---|---|`);
     const z = (x) => x.highestZeroLoss;

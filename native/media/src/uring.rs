@@ -48,6 +48,25 @@ const SEND_SLOTS: usize = 16;
 const SQ_ENTRIES: u32 = 4096;
 const CQ_ENTRIES: u32 = 16384;
 
+/// Largest fixed-file table (8 bytes of kernel memory per entry).
+const MAX_FIXED_FILES: u32 = 65536;
+
+/// RLIMIT_NOFILE's soft limit.
+fn fd_limit() -> u32 {
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: writes into the struct passed.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return 1024;
+    }
+    lim.rlim_cur.min(u32::MAX as u64) as u32
+}
+
+/// How an operation names its socket.
+enum File {
+    Fixed(types::Fixed),
+    Fd(types::Fd),
+}
+
 /// One completion, copied out of the ring.
 #[derive(Clone, Copy, Debug)]
 pub struct Cqe {
@@ -85,6 +104,9 @@ impl Cqe {
 /// `Uring::give_back` once handled).
 pub struct Datagram {
     pub buffer: u16,
+    /// Where the payload starts in the buffer.
+    offset: usize,
+    /// None from a receive armed without the source.
     pub src: Option<SocketAddr>,
     pub len: usize,
     pub truncated: bool,
@@ -136,6 +158,8 @@ pub struct Uring {
     /// Completions reaped while waiting for a free send slot, handled next turn.
     deferred: Vec<Cqe>,
     wake_value: Box<u64>,
+    /// Per descriptor number: registered as the fixed file of that index.
+    fixed: Vec<bool>,
     /// Sends the kernel refused (or that found no free slot).
     pub send_errors: u64,
 }
@@ -162,8 +186,16 @@ impl Uring {
             free_sends: (0..SEND_SLOTS as u16).rev().collect(),
             deferred: Vec::new(),
             wake_value: Box::new(0),
+            fixed: Vec::new(),
             send_errors: 0,
         };
+        // The fixed-file table spans the descriptors this process may open
+        // (capped); a socket numbered beyond it is used unregistered.
+        let table = fd_limit().min(MAX_FIXED_FILES);
+        match u.ring.submitter().register_files_sparse(table) {
+            Ok(()) => u.fixed = vec![false; table as usize],
+            Err(e) => log::warn!("media worker: no io_uring fixed-file table ({e}); sockets used unregistered"),
+        }
         u.msghdr.msg_namelen = NAME_LEN as libc::socklen_t;
         for b in 0..RECV_BUFS as u16 {
             u.give_back(b);
@@ -185,10 +217,41 @@ impl Uring {
     }
 
     /// Arms a multishot receive on `fd`; its completions carry `token`.
-    pub fn watch(&mut self, fd: RawFd, token: u64) {
+    /// Arms a multishot receive on `fd`; its completions carry `token`. A
+    /// connected socket's datagrams all come from its peer: `with_source`
+    /// false receives them without the address (plain recv, cheaper).
+    pub fn watch(&mut self, fd: RawFd, token: u64, with_source: bool) {
         debug_assert_eq!(token & KIND, 0);
-        let e = opcode::RecvMsgMulti::new(types::Fd(fd), &*self.msghdr, GROUP).build().user_data(token);
-        self.push(e);
+        self.register(fd);
+        let e = match self.file(fd) {
+            File::Fixed(f) if with_source => opcode::RecvMsgMulti::new(f, &*self.msghdr, GROUP).build(),
+            File::Fixed(f) => opcode::RecvMulti::new(f, GROUP).build(),
+            File::Fd(f) if with_source => opcode::RecvMsgMulti::new(f, &*self.msghdr, GROUP).build(),
+            File::Fd(f) => opcode::RecvMulti::new(f, GROUP).build(),
+        };
+        self.push(e.user_data(token));
+    }
+
+    /// Registers `fd` as a fixed file at its own number (once; a descriptor
+    /// is unique while open, so no allocator is needed). The kernel then
+    /// skips the file lookup and reference count of every operation on it.
+    fn register(&mut self, fd: RawFd) {
+        let Some(registered) = self.fixed.get_mut(fd as usize) else { return };
+        if *registered {
+            return;
+        }
+        match self.ring.submitter().register_files_update(fd as u32, &[fd]) {
+            Ok(_) => *registered = true,
+            Err(e) => log::warn!("media worker: fd {fd} not registered with io_uring ({e}); used unregistered"),
+        }
+    }
+
+    #[inline]
+    fn file(&self, fd: RawFd) -> File {
+        match self.fixed.get(fd as usize) {
+            Some(true) => File::Fixed(types::Fixed(fd as u32)),
+            _ => File::Fd(types::Fd(fd)),
+        }
     }
 
     /// Arms a read of the command eventfd (completes as `Kind::Wake`).
@@ -205,10 +268,22 @@ impl Uring {
         // Requests still in the submission queue cannot be cancelled.
         let _ = self.ring.submit();
         for &fd in fds {
-            match self.ring.submitter().register_sync_cancel(Some(types::Timespec::new().sec(1)), types::CancelBuilder::fd(types::Fd(fd)).all()) {
+            let which = match self.file(fd) {
+                File::Fixed(f) => types::CancelBuilder::fd(f),
+                File::Fd(f) => types::CancelBuilder::fd(f),
+            };
+            match self.ring.submitter().register_sync_cancel(Some(types::Timespec::new().sec(1)), which.all()) {
                 Ok(()) => {}
                 Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
                 Err(e) => log::warn!("media worker: io_uring cancel on fd {fd}: {e}"),
+            }
+            // The table holds a reference too: the socket (and its port)
+            // would outlive its close.
+            if let Some(registered @ true) = self.fixed.get_mut(fd as usize) {
+                *registered = false;
+                if let Err(e) = self.ring.submitter().register_files_update(fd as u32, &[-1]) {
+                    log::error!("media worker: fd {fd} left registered with io_uring ({e}); its port stays bound");
+                }
             }
         }
         self.run_task_work();
@@ -243,7 +318,10 @@ impl Uring {
         // SAFETY: slot < SEND_SLOTS, each slot BUF_SIZE bytes, not in flight.
         let buf = unsafe { std::slice::from_raw_parts_mut(self.sends.ptr.add(slot as usize * BUF_SIZE), data.len()) };
         buf.copy_from_slice(data);
-        let mut op = opcode::Send::new(types::Fd(fd), buf.as_ptr(), data.len() as u32);
+        let mut op = match self.file(fd) {
+            File::Fixed(f) => opcode::Send::new(f, buf.as_ptr(), data.len() as u32),
+            File::Fd(f) => opcode::Send::new(f, buf.as_ptr(), data.len() as u32),
+        };
         if let Some(dst) = dst {
             let addr = &mut self.send_addrs[slot as usize];
             let len = to_sockaddr(dst, addr);
@@ -293,16 +371,22 @@ impl Uring {
     }
 
     /// The datagram a receive completion carries (None: it carries none).
-    pub fn datagram(&self, c: &Cqe) -> Option<Datagram> {
+    /// `with_source` as the receive was armed with.
+    pub fn datagram(&self, c: &Cqe, with_source: bool) -> Option<Datagram> {
         let buffer = cqueue::buffer_select(c.flags)?;
         if c.result < 0 {
-            return Some(Datagram { buffer, src: None, len: 0, truncated: false });
+            return Some(Datagram { buffer, offset: 0, src: None, len: 0, truncated: false });
         }
         let used = c.result as usize;
+        if !with_source {
+            // The payload alone, at the start; the buffer holds more than
+            // MAX_DATAGRAM, so a longer result means a datagram too large.
+            return Some(Datagram { buffer, offset: 0, src: None, len: used.min(MAX_DATAGRAM), truncated: used > MAX_DATAGRAM });
+        }
         // SAFETY: the kernel filled `used` bytes of this provided buffer.
         let raw = unsafe { std::slice::from_raw_parts(self.buffers.ptr.add(buffer as usize * STRIDE), used.min(STRIDE)) };
         let Ok(out) = types::RecvMsgOut::parse(raw, &self.msghdr) else {
-            return Some(Datagram { buffer, src: None, len: 0, truncated: false });
+            return Some(Datagram { buffer, offset: 0, src: None, len: 0, truncated: false });
         };
         let len = out.payload_data().len();
         let truncated = out.is_payload_truncated() || len > MAX_DATAGRAM;
@@ -312,16 +396,16 @@ impl Uring {
         // SAFETY: copies name.len() <= NAME_LEN < size_of::<sockaddr_storage>() bytes.
         unsafe { std::ptr::copy_nonoverlapping(name.as_ptr(), (&mut ss as *mut libc::sockaddr_storage).cast::<u8>(), name.len()) };
         let src = if out.is_name_data_truncated() { None } else { from_sockaddr(&ss) };
-        Some(Datagram { buffer, src, len: len.min(MAX_DATAGRAM), truncated })
+        Some(Datagram { buffer, offset: PAYLOAD_AT, src, len: len.min(MAX_DATAGRAM), truncated })
     }
 
     /// The datagram's buffer, BUF_SIZE long (room for an SRTP trailer).
     ///
     /// # Safety
-    /// `buffer` must be one a completion handed out and not yet given back,
-    /// and no other reference to it may be live.
-    pub unsafe fn payload<'a>(&self, buffer: u16) -> &'a mut [u8] {
-        std::slice::from_raw_parts_mut(self.buffers.ptr.add(buffer as usize * STRIDE + PAYLOAD_AT), BUF_SIZE)
+    /// `d` must come from a completion of this ring, its buffer not yet given
+    /// back, and no other reference to that buffer may be live.
+    pub unsafe fn payload<'a>(&self, d: &Datagram) -> &'a mut [u8] {
+        std::slice::from_raw_parts_mut(self.buffers.ptr.add(d.buffer as usize * STRIDE + d.offset), BUF_SIZE)
     }
 
     /// Returns a provided buffer to the kernel (visible from the next wait).

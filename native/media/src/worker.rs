@@ -405,12 +405,12 @@ impl Worker {
     /// the original, and reorder the call's first packets.
     fn arm_twins(&mut self, now: Instant) {
         for (idx, generation, side) in std::mem::take(&mut self.twins_to_arm) {
-            if self.live_fd(idx, generation & GENERATION_MASK, side, Component::Rtp, true).is_none() {
+            if self.live_socket(idx, generation & GENERATION_MASK, side, Component::Rtp, true).is_none() {
                 continue;
             }
             self.on_readable(token(idx, generation, side, Component::Rtp, false), now);
-            if let Some(fd) = self.live_fd(idx, generation & GENERATION_MASK, side, Component::Rtp, true) {
-                self.uring().watch(fd, token(idx, generation, side, Component::Rtp, true));
+            if let Some((fd, _)) = self.live_socket(idx, generation & GENERATION_MASK, side, Component::Rtp, true) {
+                self.uring().watch(fd, token(idx, generation, side, Component::Rtp, true), false);
             }
         }
     }
@@ -506,14 +506,16 @@ impl Worker {
     /// buffer back to the kernel, and the receive re-armed if it stopped.
     fn on_received(&mut self, c: Cqe, now: Instant) {
         let (idx, generation, side, comp, twin) = untoken(c.user_data);
-        let fd = self.live_fd(idx, generation, side, comp, twin);
-        let Some(d) = self.uring().datagram(&c) else {
+        let live = self.live_socket(idx, generation, side, comp, twin);
+        let fd = live.map(|(fd, _)| fd);
+        let Some(d) = self.uring().datagram(&c, !twin) else {
             return self.rearm(c, fd);
         };
         let mut failed = None;
-        if let (Some(_), Some(src)) = (fd, d.src) {
+        // A twin's datagrams come from its peer (received without the address).
+        if let Some(src) = live.and_then(|(_, peer)| d.src.or(peer)) {
             // SAFETY: the completion handed this buffer out; it is given back below.
-            let buf = unsafe { self.uring().payload(d.buffer) };
+            let buf = unsafe { self.uring().payload(&d) };
             let r = run_guarded(self.slots[idx].as_mut(), &mut self.out, |slot, out| {
                 deliver(slot, out, side, comp, src, buf, d.len, d.truncated, now);
             });
@@ -530,15 +532,16 @@ impl Worker {
     }
 
     /// The socket a receive token names, while its pipeline is live (None:
-    /// stale, from a closed call or a replaced twin, or failed).
-    fn live_fd(&self, idx: usize, generation: u32, side: Side, comp: Component, twin: bool) -> Option<RawFd> {
+    /// stale, from a closed call or a replaced twin, or failed), and its
+    /// peer if it is a connected twin.
+    fn live_socket(&self, idx: usize, generation: u32, side: Side, comp: Component, twin: bool) -> Option<(RawFd, Option<SocketAddr>)> {
         let slot = self.slots.get(idx)?.as_ref()?;
         if slot.generation & GENERATION_MASK != generation || slot.failed {
             return None;
         }
         match (twin, &slot.twins[side.index()]) {
-            (false, _) => Some(slot.fds[side.index()][comp as usize]),
-            (true, Some(t)) => Some(t.socket.as_raw_fd()),
+            (false, _) => Some((slot.fds[side.index()][comp as usize], None)),
+            (true, Some(t)) => Some((t.socket.as_raw_fd(), Some(t.peer))),
             (true, None) => None,
         }
     }
@@ -551,7 +554,8 @@ impl Worker {
         let transient = c.result >= 0
             || matches!(-c.result, libc::ENOBUFS | libc::ECONNREFUSED | libc::EAGAIN | libc::EINTR | libc::ENOMEM | libc::ECANCELED);
         if transient {
-            self.uring().watch(fd, c.user_data);
+            let twin = untoken(c.user_data).4;
+            self.uring().watch(fd, c.user_data, !twin);
         } else {
             let id = self.slots[untoken(c.user_data).0].as_ref().map_or(0, |s| s.id);
             log::error!("media worker: pipeline {id}: receive on fd {fd} stopped ({}); its media on that socket is lost", std::io::Error::from_raw_os_error(-c.result));
@@ -585,7 +589,7 @@ impl Worker {
                     self.twins_to_arm.push((idx, slot.generation, side));
                 } else if new {
                     let t = token(idx, slot.generation, side, Component::Rtp, true);
-                    if let Err(e) = self.out.backend.watch(twin.socket.as_raw_fd(), t) {
+                    if let Err(e) = self.out.backend.watch(twin.socket.as_raw_fd(), t, true) {
                         log::warn!("media worker: pipeline {} side {side:?}: connected socket not used ({e})", slot.id);
                         slot.twin_failed[i] = true;
                         return;
@@ -731,7 +735,7 @@ impl Worker {
         for side in [Side::A, Side::B] {
             for comp in [Component::Rtp, Component::Rtcp] {
                 let fd = fds[side.index()][comp as usize];
-                if let Err(e) = self.out.backend.watch(fd, token(idx, generation, side, comp, false)) {
+                if let Err(e) = self.out.backend.watch(fd, token(idx, generation, side, comp, false), false) {
                     log::error!("media worker: pipeline {id}: cannot receive on fd {fd} ({e})");
                 }
             }

@@ -80,12 +80,14 @@ impl Backend {
         }
     }
 
-    /// Starts receiving on `fd`; its datagrams come back tagged with `token`.
-    pub(super) fn watch(&mut self, fd: RawFd, token: u64) -> io::Result<()> {
+    /// Starts receiving on `fd`; its datagrams come back tagged with `token`
+    /// (`connected`: all from the socket's peer, whose address io_uring then
+    /// does not report).
+    pub(super) fn watch(&mut self, fd: RawFd, token: u64, connected: bool) -> io::Result<()> {
         match self {
             Backend::Epoll { epoll, .. } => epoll.add(fd, token),
             Backend::Uring(u) => {
-                u.watch(fd, token);
+                u.watch(fd, token, !connected);
                 Ok(())
             }
         }

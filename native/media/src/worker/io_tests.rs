@@ -28,11 +28,16 @@ fn an_oversized_datagram_is_counted_and_the_next_one_relayed() {
         let (events_tx, _events) = crossbeam_channel::unbounded();
         let w = spawn(choice, events_tx);
         let call = add_call(&w, &ctx(), 1);
-        call.peers[0].send_to(&vec![0x80; sys::MAX_DATAGRAM + 1], call.ports[0]).unwrap();
-        assert_eq!(through(&call.peers[0], call.ports[0], &call.peers[1], 1).map(|r| r.0), Some(rtp(1)), "{choice:?}");
-        let leg = stats(&w, call.id).unwrap().legs[0].stats.clone();
-        assert_eq!(leg.drops[DropReason::Oversized as usize], 1, "{choice:?}");
-        assert_eq!(leg.packets_in, 2, "{choice:?}");
+        // Before the leg latched (original socket) and after (its connected twin).
+        for round in 1..=2u16 {
+            for size in [sys::MAX_DATAGRAM + 1, sys::MAX_DATAGRAM + 60, 9000] {
+                call.peers[0].send_to(&vec![0x80; size], call.ports[0]).unwrap();
+            }
+            assert_eq!(through(&call.peers[0], call.ports[0], &call.peers[1], round).map(|r| r.0), Some(rtp(round)), "{choice:?}");
+            let leg = stats(&w, call.id).unwrap().legs[0].stats.clone();
+            assert_eq!(leg.drops[DropReason::Oversized as usize], 3 * round as u64, "{choice:?}");
+            assert_eq!(leg.packets_in, 4 * round as u64, "{choice:?}");
+        }
         stop(w);
     }
 }
