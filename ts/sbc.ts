@@ -71,6 +71,9 @@ export async function startSbc(config: SbcConfig, log: Logger = createLogger(con
       throw new Error(`media.mohFile: ${(err as Error).message}`);
     }
   }
+  // The native engine's own log lines (media workers, SRTP set-up).
+  const mediaLog = log.child({ component: 'media-engine' });
+  engine.on('log', (r) => mediaLog[r.level]({ target: r.target }, r.message));
   const { workers, ioBackend, ioFallback } = engine.counters();
   log.info({ versions: MediaEngine.versions(), ports: `${m.bindAddress}:${m.portMin}-${m.portMax}`, workers, io: ioBackend }, 'media engine started');
   if (ioFallback) log.warn({ reason: ioFallback }, 'media I/O on epoll: io_uring unavailable here (ESBC_IO_BACKEND=epoll chooses it without this warning)');

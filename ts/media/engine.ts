@@ -35,8 +35,18 @@ function call<T>(fn: () => T): T {
   }
 }
 
+/** A log record of the native engine (media workers, SRTP set-up). */
+export interface MediaLogRecord {
+  level: 'error' | 'warn' | 'info';
+  /** The Rust module that logged it. */
+  target: string;
+  message: string;
+}
+
 export interface MediaEngineEvents {
   event: [MediaEvent];
+  /** Records are process-wide: with several engines, any one of them may deliver a record. */
+  log: [MediaLogRecord];
 }
 
 export class MediaEngine extends EventEmitter<MediaEngineEvents> {
@@ -136,6 +146,7 @@ export class MediaEngine extends EventEmitter<MediaEngineEvents> {
       settle?.(c);
     }
     if (output.completions.length > 0 && this.pending.size === 0) this.keepAlive.unref();
+    for (const l of output.logs) this.emit('log', l as MediaLogRecord);
     for (const ev of output.events as MediaEvent[]) {
       const clean = stripNulls(ev);
       this.pipelines.get(clean.pipeline)?.emit('event', clean);

@@ -1,4 +1,4 @@
-export { MediaEngine, Pipeline } from './engine';
+export { MediaEngine, Pipeline, type MediaLogRecord } from './engine';
 export { MediaEngineError } from './errors';
 export type { MediaErrorCode } from './errors';
 export type * from './types';

@@ -192,4 +192,6 @@ export interface EngineCounters {
   ioBackend: 'io_uring' | 'epoll';
   /** Why io_uring is not in use, when auto fell back to epoll. */
   ioFallback?: string;
+  /** Native log records lost to a full queue (process-wide). */
+  droppedLogRecords: number;
 }

@@ -75,6 +75,7 @@ export class SbcMetrics {
     registerWorkerLoad(r);
     engineGauge('esbc_media_events_dropped_total', 'Engine events lost to a full queue', (c) => c.droppedEvents);
     engineGauge('esbc_media_cert_rotations_total', 'DTLS certificate rotations', (c) => c.certRotations);
+    engineGauge('esbc_media_log_records_dropped_total', 'Native engine log records lost to a full queue', (c) => c.droppedLogRecords);
     const self = this;
     new Gauge({
       name: 'esbc_media_packets_total',

@@ -3,6 +3,7 @@
 #![deny(clippy::all)]
 
 mod convert;
+mod logs;
 mod types;
 
 use std::sync::Arc;
@@ -70,6 +71,8 @@ impl NativeMediaEngine {
     #[napi(constructor)]
     pub fn new(options: EngineOptions) -> napi::Result<Self> {
         let config = convert::engine_config(options).map_err(bad)?;
+        // Before the engine starts, so that its start-up records are kept.
+        logs::install();
         Ok(NativeMediaEngine { engine: Engine::start(config).map_err(js_err)? })
     }
 
@@ -81,11 +84,12 @@ impl NativeMediaEngine {
         let engine = Arc::downgrade(&self.engine);
         let events = self.engine.events().clone();
         let completions = self.engine.completions().clone();
+        let logs = logs::install();
         std::thread::Builder::new()
             .name("esbc-media-events".into())
             .spawn(move || {
                 loop {
-                    let mut batch = EngineOutputJs { events: Vec::new(), completions: Vec::new() };
+                    let mut batch = EngineOutputJs { events: Vec::new(), completions: Vec::new(), logs: Vec::new() };
                     crossbeam_channel::select! {
                         recv(events) -> ev => match ev {
                             Ok(ev) => batch.events.push(convert::event(ev)),
@@ -95,7 +99,11 @@ impl NativeMediaEngine {
                             Ok(c) => batch.completions.push(convert::completion(c)),
                             Err(_) => return,
                         },
+                        recv(logs) -> l => if let Ok(l) = l {
+                            batch.logs.push(l);
+                        },
                     }
+                    drain(&logs, &mut batch.logs, |l| l);
                     drain(&completions, &mut batch.completions, convert::completion);
                     drain(&events, &mut batch.events, convert::event);
                     // Blocking on a bounded queue: if JS falls behind, this
@@ -183,6 +191,7 @@ impl NativeMediaEngine {
             workers: c.workers as i64,
             io_backend: c.io_backend.to_string(),
             io_fallback: c.io_fallback,
+            dropped_log_records: logs::dropped() as i64,
         }
     }
 

@@ -213,6 +213,18 @@ pub struct CompletionJs {
 pub struct EngineOutputJs {
     pub events: Vec<MediaEventJs>,
     pub completions: Vec<CompletionJs>,
+    /// The engine's log records (`logs` module).
+    pub logs: Vec<LogRecordJs>,
+}
+
+/// One log record of the native engine.
+#[napi(object)]
+pub struct LogRecordJs {
+    /// "error", "warn" or "info".
+    pub level: String,
+    /// The Rust module that logged it.
+    pub target: String,
+    pub message: String,
 }
 
 #[napi(object)]
@@ -227,4 +239,6 @@ pub struct EngineCountersJs {
     pub io_backend: String,
     /// Why io_uring is not in use (absent when it is, or epoll was chosen).
     pub io_fallback: Option<String>,
+    /// Native log records lost to a full queue (process-wide).
+    pub dropped_log_records: i64,
 }
