@@ -1,6 +1,7 @@
 //! The worker's io_uring I/O (Linux 6.1+), the alternative to `sys`'s epoll
 //! + recvmmsg + sendto. Same job, far fewer system calls: every socket keeps
-//! a multishot recvmsg armed that draws from one ring of provided buffers,
+//! a multishot receive armed (recvmsg where the source address is needed)
+//! that draws from one ring of provided buffers, sockets are fixed files,
 //! each send is one SQE, and a whole loop turn's sends and re-arms go in with
 //! the next wait, so one io_uring_enter carries a batch. On this project's VMs
 //! the kernel's per-call cost (entry/exit under retpoline and SRSO mitigations,
