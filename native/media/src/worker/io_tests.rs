@@ -2,7 +2,7 @@
 //! dropped, a burst that outruns the receive buffers not stopping a socket,
 //! a connected socket's ICMP error not stopping it either, and a closed
 //! call's ports free the moment Close answers.
-use super::tests::{add_call, bind, rtp, spawn, stats, through, BACKENDS};
+use super::tests::{add_call, bind, rtp, spawn, stats, through, Call, BACKENDS};
 use super::*;
 use crate::dtls::DtlsConfig;
 use crate::identity::DtlsIdentity;
@@ -17,6 +17,30 @@ fn close(w: &WorkerHandle, id: u64) {
     assert!(rx.recv_timeout(Duration::from_secs(2)).unwrap().is_some());
 }
 
+/// A worker on `choice` with one plain RTP call, not latched yet.
+fn new_call(choice: IoChoice) -> (WorkerHandle, Call) {
+    let (events_tx, _events) = crossbeam_channel::unbounded();
+    let w = spawn(choice, events_tx);
+    let call = add_call(&w, &ctx(), 1);
+    (w, call)
+}
+
+/// The same with both legs latched (and so with their connected twins).
+fn latched_call(choice: IoChoice) -> (WorkerHandle, Call) {
+    let (w, call) = new_call(choice);
+    for seq in 0..3 {
+        assert!(through(&call.peers[0], call.ports[0], &call.peers[1], seq).is_some(), "{choice:?}");
+        assert!(through(&call.peers[1], call.ports[1], &call.peers[0], seq).is_some(), "{choice:?}");
+    }
+    (w, call)
+}
+
+/// Packet `seq` crosses caller -> callee and `seq + 1` callee -> caller.
+fn assert_relays_both_ways(call: &Call, seq: u16, choice: IoChoice) {
+    assert_eq!(through(&call.peers[0], call.ports[0], &call.peers[1], seq).map(|r| r.0), Some(rtp(seq)), "{choice:?}");
+    assert_eq!(through(&call.peers[1], call.ports[1], &call.peers[0], seq + 1).map(|r| r.0), Some(rtp(seq + 1)), "{choice:?}");
+}
+
 fn stop(mut w: WorkerHandle) {
     w.send(Command::Shutdown);
     w.join();
@@ -25,9 +49,7 @@ fn stop(mut w: WorkerHandle) {
 #[test]
 fn an_oversized_datagram_is_counted_and_the_next_one_relayed() {
     for choice in BACKENDS {
-        let (events_tx, _events) = crossbeam_channel::unbounded();
-        let w = spawn(choice, events_tx);
-        let call = add_call(&w, &ctx(), 1);
+        let (w, call) = new_call(choice);
         // Before the leg latched (original socket) and after (its connected twin).
         for round in 1..=2u16 {
             for size in [sys::MAX_DATAGRAM + 1, sys::MAX_DATAGRAM + 60, 9000] {
@@ -45,9 +67,7 @@ fn an_oversized_datagram_is_counted_and_the_next_one_relayed() {
 #[test]
 fn a_burst_larger_than_the_receive_buffers_does_not_stop_the_socket() {
     for choice in BACKENDS {
-        let (events_tx, _events) = crossbeam_channel::unbounded();
-        let w = spawn(choice, events_tx);
-        let call = add_call(&w, &ctx(), 1);
+        let (w, call) = new_call(choice);
         assert!(through(&call.peers[0], call.ports[0], &call.peers[1], 0).is_some());
         // More datagrams at once than io_uring's provided buffers (64 in tests):
         // some are lost to full queues, the socket must keep receiving.
@@ -61,8 +81,7 @@ fn a_burst_larger_than_the_receive_buffers_does_not_stop_the_socket() {
         std::thread::sleep(Duration::from_millis(200));
         let mut buf = [0u8; 2048];
         while call.peers[1].recv_from(&mut buf).is_ok() {}
-        assert_eq!(through(&call.peers[0], call.ports[0], &call.peers[1], 20_001).map(|r| r.0), Some(rtp(20_001)), "{choice:?}");
-        assert_eq!(through(&call.peers[1], call.ports[1], &call.peers[0], 1).map(|r| r.0), Some(rtp(1)), "{choice:?}");
+        assert_relays_both_ways(&call, 20_001, choice);
         stop(w);
     }
 }
@@ -70,13 +89,7 @@ fn a_burst_larger_than_the_receive_buffers_does_not_stop_the_socket() {
 #[test]
 fn an_icmp_error_on_a_connected_socket_does_not_stop_it() {
     for choice in BACKENDS {
-        let (events_tx, _events) = crossbeam_channel::unbounded();
-        let w = spawn(choice, events_tx);
-        let mut call = add_call(&w, &ctx(), 1);
-        for seq in 0..3 {
-            assert!(through(&call.peers[0], call.ports[0], &call.peers[1], seq).is_some());
-            assert!(through(&call.peers[1], call.ports[1], &call.peers[0], seq).is_some());
-        }
+        let (w, mut call) = latched_call(choice);
         // The callee's socket goes away: what the SBC relays to it comes back
         // as ICMP port unreachable, reported on side B's connected socket.
         let callee = call.peers[1].local_addr().unwrap();
@@ -89,8 +102,7 @@ fn an_icmp_error_on_a_connected_socket_does_not_stop_it() {
         let back = UdpSocket::bind(callee).unwrap();
         back.set_nonblocking(true).unwrap();
         call.peers[1] = back;
-        assert_eq!(through(&call.peers[1], call.ports[1], &call.peers[0], 10).map(|r| r.0), Some(rtp(10)), "{choice:?}");
-        assert_eq!(through(&call.peers[0], call.ports[0], &call.peers[1], 11).map(|r| r.0), Some(rtp(11)), "{choice:?}");
+        assert_relays_both_ways(&call, 10, choice);
         stop(w);
     }
 }
@@ -98,13 +110,7 @@ fn an_icmp_error_on_a_connected_socket_does_not_stop_it() {
 #[test]
 fn a_closed_calls_ports_can_be_bound_again_at_once() {
     for choice in BACKENDS {
-        let (events_tx, _events) = crossbeam_channel::unbounded();
-        let w = spawn(choice, events_tx);
-        let call = add_call(&w, &ctx(), 1);
-        for seq in 0..3 {
-            assert!(through(&call.peers[0], call.ports[0], &call.peers[1], seq).is_some());
-            assert!(through(&call.peers[1], call.ports[1], &call.peers[0], seq).is_some());
-        }
+        let (w, call) = latched_call(choice);
         close(&w, call.id);
         for p in call.ports {
             UdpSocket::bind(p).unwrap_or_else(|e| panic!("{choice:?}: port {} still held after Close: {e}", p.port()));
@@ -125,9 +131,7 @@ fn the_backend_choice_is_auto_io_uring_or_epoll() {
 fn the_first_packets_keep_their_order_while_the_connected_socket_is_made() {
     for choice in BACKENDS {
         for round in 0..20 {
-            let (events_tx, _events) = crossbeam_channel::unbounded();
-            let w = spawn(choice, events_tx);
-            let call = add_call(&w, &ctx(), 1);
+            let (w, call) = new_call(choice);
             // A burst from a peer not yet latched: the first datagram latches
             // and makes the twin while the rest queue on the original socket.
             // Spaced a little, so that some arrive while the twin is made.
