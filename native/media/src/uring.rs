@@ -447,6 +447,3 @@ impl Drop for Uring {
         unsafe { ManuallyDrop::drop(&mut self.ring) };
     }
 }
-
-/// The user_data bits a socket's token must keep clear.
-pub const TOKEN_RESERVED_BITS: u64 = KIND;
