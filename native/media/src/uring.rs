@@ -116,34 +116,50 @@ pub struct Datagram {
     pub truncated: bool,
 }
 
+/// Memory the kernel and the worker share (buffers, buffer ring, send
+/// slots): anonymous pages of its own, aligned and advised onto transparent
+/// huge pages where the system allows (`madvise` mode), so cycling through
+/// the megabytes of receive buffers does not also cycle the TLB.
 struct Allocation {
     ptr: *mut u8,
-    layout: std::alloc::Layout,
+    map: *mut libc::c_void,
+    map_len: usize,
 }
+
+const HUGE_PAGE: usize = 2 << 20;
 
 impl Allocation {
     /// Zeroed and faulted in now: the packet path takes no page faults, and
     /// the memory shows as the worker's fixed cost from the start.
-    fn zeroed(size: usize, align: usize) -> Allocation {
-        let layout = std::alloc::Layout::from_size_align(size, align).expect("layout");
-        // SAFETY: non-zero size.
-        let ptr = unsafe { std::alloc::alloc_zeroed(layout) };
-        if ptr.is_null() {
-            std::alloc::handle_alloc_error(layout);
+    fn zeroed(size: usize) -> Allocation {
+        let huge = size >= HUGE_PAGE;
+        let map_len = if huge { size.next_multiple_of(HUGE_PAGE) + HUGE_PAGE } else { size.next_multiple_of(4096) };
+        // SAFETY: a fresh private anonymous mapping (zero-filled by the kernel).
+        let map = unsafe { libc::mmap(std::ptr::null_mut(), map_len, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0) };
+        if map == libc::MAP_FAILED {
+            panic!("io_uring memory ({size} bytes): {}", std::io::Error::last_os_error());
         }
+        let ptr = if huge {
+            let aligned = (map as usize).next_multiple_of(HUGE_PAGE);
+            // SAFETY: within the mapping; advice only (refused: 4 KiB pages).
+            unsafe { libc::madvise(aligned as *mut libc::c_void, size.next_multiple_of(HUGE_PAGE), libc::MADV_HUGEPAGE) };
+            aligned as *mut u8
+        } else {
+            map.cast::<u8>()
+        };
         // Volatile, so the compiler keeps these stores to already-zero memory.
         for off in (0..size).step_by(4096) {
-            // SAFETY: within the `size` bytes just allocated.
+            // SAFETY: within the `size` bytes of the mapping from `ptr`.
             unsafe { ptr.add(off).write_volatile(0) };
         }
-        Allocation { ptr, layout }
+        Allocation { ptr, map, map_len }
     }
 }
 
 impl Drop for Allocation {
     fn drop(&mut self) {
-        // SAFETY: allocated with this layout in `zeroed`.
-        unsafe { std::alloc::dealloc(self.ptr, self.layout) };
+        // SAFETY: the mapping made in `zeroed`.
+        unsafe { libc::munmap(self.map, self.map_len) };
     }
 }
 
@@ -179,12 +195,12 @@ impl Uring {
         let ring = IoUring::builder().setup_single_issuer().setup_defer_taskrun().setup_submit_all().setup_cqsize(CQ_ENTRIES).build(SQ_ENTRIES)?;
         let mut u = Uring {
             ring: ManuallyDrop::new(ring),
-            entries: Allocation::zeroed(RECV_BUFS * std::mem::size_of::<types::BufRingEntry>(), 4096),
-            buffers: Allocation::zeroed(RECV_BUFS * STRIDE, 64),
+            entries: Allocation::zeroed(RECV_BUFS * std::mem::size_of::<types::BufRingEntry>()),
+            buffers: Allocation::zeroed(RECV_BUFS * STRIDE),
             tail: 0,
             // SAFETY: all-zero is a valid msghdr.
             msghdr: Box::new(unsafe { std::mem::zeroed() }),
-            sends: Allocation::zeroed(SEND_SLOTS * BUF_SIZE, 64),
+            sends: Allocation::zeroed(SEND_SLOTS * BUF_SIZE),
             // SAFETY: all-zero is a valid sockaddr_storage.
             send_addrs: vec![unsafe { std::mem::zeroed() }; SEND_SLOTS].into_boxed_slice(),
             free_sends: (0..SEND_SLOTS as u16).rev().collect(),
@@ -401,6 +417,18 @@ impl Uring {
         unsafe { std::ptr::copy_nonoverlapping(name.as_ptr(), (&mut ss as *mut libc::sockaddr_storage).cast::<u8>(), name.len()) };
         let src = if out.is_name_data_truncated() { None } else { from_sockaddr(&ss) };
         Some(Datagram { buffer, offset: PAYLOAD_AT, src, len: len.min(MAX_DATAGRAM), truncated })
+    }
+
+    /// Starts loading the first lines of a receive completion's buffer (the
+    /// header and name of a recvmsg, the RTP header and first payload bytes).
+    #[inline]
+    pub fn prefetch_datagram(&self, c: &Cqe) {
+        if let Some(buffer) = cqueue::buffer_select(c.flags) {
+            let start = self.buffers.ptr.wrapping_add(buffer as usize * STRIDE);
+            crate::sys::prefetch(start);
+            crate::sys::prefetch(start.wrapping_add(64));
+            crate::sys::prefetch(start.wrapping_add(128));
+        }
     }
 
     /// The datagram's buffer, BUF_SIZE long (room for an SRTP trailer).

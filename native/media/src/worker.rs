@@ -371,13 +371,26 @@ impl Worker {
             let now = Instant::now();
             // The same software pipeline as the epoll loop's.
             let token = |c: Option<&Cqe>| c.filter(|c| c.kind() == Kind::Receive).map_or(WAKE_TOKEN, |c| c.user_data);
-            for c in done.iter().take(2) {
+            // Three stages ahead of the completion in hand: its slot, then
+            // its legs (found through the slot), then its SRTP state and
+            // payload (found through the legs). Each load has one
+            // completion's work to arrive; unlike the epoll loop there is no
+            // receive system call to hide them behind.
+            for c in done.iter().take(3) {
                 self.prefetch_slot(token(Some(c)));
             }
-            self.prefetch_legs(token(done.first()));
+            for c in done.iter().take(2) {
+                self.prefetch_legs(token(Some(c)));
+            }
+            if let Some(c) = done.first() {
+                self.prefetch_packet(c);
+            }
             for i in 0..done.len() {
-                self.prefetch_slot(token(done.get(i + 2)));
-                self.prefetch_legs(token(done.get(i + 1)));
+                self.prefetch_slot(token(done.get(i + 3)));
+                self.prefetch_legs(token(done.get(i + 2)));
+                if let Some(next) = done.get(i + 1) {
+                    self.prefetch_packet(next);
+                }
                 let c = done[i];
                 match c.kind() {
                     Kind::Receive => self.on_received(c, now),
@@ -465,6 +478,20 @@ impl Worker {
     fn prefetch_legs(&self, t: u64) {
         if let Some(Some(slot)) = self.slot_entry(t) {
             slot.pipeline.prefetch_legs();
+        }
+    }
+
+    /// A receive completion's SRTP state (the receiving leg's inbound, the
+    /// other leg's outbound) and the first line of its datagram.
+    fn prefetch_packet(&self, c: &Cqe) {
+        if c.kind() != Kind::Receive {
+            return;
+        }
+        if let Some(Some(slot)) = self.slot_entry(c.user_data) {
+            slot.pipeline.prefetch_srtp(untoken(c.user_data).2);
+        }
+        if let Backend::Uring(u) = &self.out.backend {
+            u.prefetch_datagram(c);
         }
     }
 
