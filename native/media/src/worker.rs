@@ -361,6 +361,12 @@ impl Worker {
 
     /// The io_uring loop: completions instead of readiness, each receive
     /// completion one datagram already in a provided buffer.
+    /// Completions ahead of the one in hand at which the io_uring loop
+    /// starts loading each stage of a packet's state (see `run_uring`).
+    const SLOT_AHEAD: usize = 6;
+    const LEGS_AHEAD: usize = 4;
+    const PACKET_AHEAD: usize = 2;
+
     fn run_uring(mut self) {
         let mut done: Vec<Cqe> = Vec::with_capacity(4096);
         let mut timers = Timers::new();
@@ -373,22 +379,23 @@ impl Worker {
             let token = |c: Option<&Cqe>| c.filter(|c| c.kind() == Kind::Receive).map_or(WAKE_TOKEN, |c| c.user_data);
             // Three stages ahead of the completion in hand: its slot, then
             // its legs (found through the slot), then its SRTP state and
-            // payload (found through the legs). Each load has one
-            // completion's work to arrive; unlike the epoll loop there is no
-            // receive system call to hide them behind.
-            for c in done.iter().take(3) {
-                self.prefetch_slot(token(Some(c)));
+            // datagram (found through the legs), each two completions'
+            // work before the next stage reads it. Unlike the epoll loop's,
+            // there is no receive system call to hide these loads behind.
+            let at = |i: usize| done.get(i);
+            for i in 0..Self::SLOT_AHEAD {
+                self.prefetch_slot(token(at(i)));
             }
-            for c in done.iter().take(2) {
-                self.prefetch_legs(token(Some(c)));
+            for i in 0..Self::LEGS_AHEAD {
+                self.prefetch_legs(token(at(i)));
             }
-            if let Some(c) = done.first() {
+            for c in done.iter().take(Self::PACKET_AHEAD) {
                 self.prefetch_packet(c);
             }
             for i in 0..done.len() {
-                self.prefetch_slot(token(done.get(i + 3)));
-                self.prefetch_legs(token(done.get(i + 2)));
-                if let Some(next) = done.get(i + 1) {
+                self.prefetch_slot(token(at(i + Self::SLOT_AHEAD)));
+                self.prefetch_legs(token(at(i + Self::LEGS_AHEAD)));
+                if let Some(next) = at(i + Self::PACKET_AHEAD) {
                     self.prefetch_packet(next);
                 }
                 let c = done[i];
