@@ -65,6 +65,8 @@ test('metrics during a real DTLS-SRTP call, CDRs for answered/rejected/cancelled
   assert.ok(ioBackend === 'io_uring' || ioFallback, `io_uring, or the reason it is not used (${ioBackend})`);
   assert.equal(metric(m2, 'esbc_media_io_backend', `backend="${ioBackend}"`), 1);
   assert.equal(metric(m2, 'esbc_media_io_backend', `backend="${ioBackend === 'io_uring' ? 'epoll' : 'io_uring'}"`), 0);
+  // A call whose datagrams all leave: none refused by the kernel.
+  assert.equal(metric(m2, 'esbc_media_send_errors_total'), 0);
   // Worker load: CPU seconds of every media worker thread, user and kernel.
   const workers = metric(m2, 'esbc_media_workers');
   assert.ok(workers >= 1);

@@ -186,6 +186,8 @@ export interface EngineCounters {
   portPairsInUse: number;
   portPairsTotal: number;
   droppedEvents: number;
+  /** Datagrams the kernel refused after the workers queued them (no route, a pending ICMP error, a full socket buffer). */
+  sendErrors: number;
   certRotations: number;
   workers: number;
   /** The workers' socket I/O (ESBC_IO_BACKEND: auto, io_uring, epoll). */

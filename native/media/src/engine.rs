@@ -16,7 +16,7 @@ use crate::leg::{LegSpec, LegUpdate, Side};
 use crate::music::MusicSource;
 use crate::pipeline::Pipeline;
 use crate::ports::PortAllocator;
-use crate::worker::{Command, EngineEvent, IoBackend, IoChoice, PipelineStats, WorkerHandle};
+use crate::worker::{Command, EngineEvent, IoBackend, IoChoice, PipelineStats, WorkerCounters, WorkerHandle};
 
 #[derive(Debug, Clone)]
 pub enum CertSource {
@@ -145,7 +145,7 @@ pub struct Engine {
     events_rx: Receiver<EngineEvent>,
     /// Unbounded: a completion is never dropped (its caller is waiting on it).
     completions: (Sender<Completion>, Receiver<Completion>),
-    dropped_events: Arc<AtomicU64>,
+    worker_counters: Arc<WorkerCounters>,
     rotations: AtomicU64,
     music: RwLock<Option<Arc<MusicSource>>>,
     stop_rotation: Mutex<Option<Sender<()>>>,
@@ -159,11 +159,11 @@ impl Engine {
         let ctx = DtlsContext::new(identity, config.dtls.clone()).map_err(|e| EngineError::Internal(e.to_string()))?;
         let ports = PortAllocator::new(config.bind_ip, config.port_min, config.port_max).map_err(EngineError::InvalidSpec)?;
         let (events_tx, events_rx) = crossbeam_channel::bounded(config.event_capacity.max(16));
-        let dropped_events = Arc::new(AtomicU64::new(0));
+        let worker_counters = Arc::new(WorkerCounters::default());
         let n = config.workers.max(1);
         let choice = IoChoice::from_env().map_err(EngineError::InvalidSpec)?;
         let workers = (0..n)
-            .map(|i| WorkerHandle::spawn(i, choice, events_tx.clone(), dropped_events.clone()))
+            .map(|i| WorkerHandle::spawn(i, choice, events_tx.clone(), worker_counters.clone()))
             .collect::<std::io::Result<Vec<_>>>()
             .map_err(|e| EngineError::Internal(format!("media worker ({choice:?} I/O): {e}")))?;
         let io_backend = workers[0].backend;
@@ -180,7 +180,7 @@ impl Engine {
             next_worker: AtomicUsize::new(0),
             events_rx,
             completions: crossbeam_channel::unbounded(),
-            dropped_events,
+            worker_counters,
             rotations: AtomicU64::new(0),
             music: RwLock::new(None),
             stop_rotation: Mutex::new(None),
@@ -362,7 +362,8 @@ impl Engine {
             pipelines,
             port_pairs_in_use: in_use,
             port_pairs_total: total,
-            dropped_events: self.dropped_events.load(Ordering::Relaxed),
+            dropped_events: self.worker_counters.dropped_events.load(Ordering::Relaxed),
+            send_errors: self.worker_counters.send_errors.load(Ordering::Relaxed),
             cert_rotations: self.rotations.load(Ordering::Relaxed),
             workers: self.worker_count as u64,
             io_backend: self.io_backend.name(),
@@ -395,6 +396,8 @@ pub struct EngineCounters {
     pub port_pairs_in_use: u64,
     pub port_pairs_total: u64,
     pub dropped_events: u64,
+    /// Datagrams the kernel refused after the workers queued them.
+    pub send_errors: u64,
     pub cert_rotations: u64,
     pub workers: u64,
     /// "io_uring" or "epoll".

@@ -234,7 +234,10 @@ pub struct SendBatch {
     iovs: Vec<libc::iovec>,
     msgs: Vec<libc::mmsghdr>,
     n: usize,
+    /// Datagrams sendto/sendmmsg refused (running total), and the errno
+    /// of the last.
     pub errors: u64,
+    pub last_error: i32,
 }
 
 // SAFETY: as for RecvBatch.
@@ -253,6 +256,7 @@ impl SendBatch {
             msgs: vec![unsafe { zeroed() }; cap],
             n: 0,
             errors: 0,
+            last_error: 0,
         }
     }
 
@@ -333,7 +337,7 @@ impl SendBatch {
             let r = unsafe { libc::sendmmsg(fd, self.msgs[off..end].as_mut_ptr(), (end - off) as u32, libc::MSG_DONTWAIT) };
             if r <= 0 {
                 // Skip the datagram that failed (full buffer, unreachable...).
-                self.errors += 1;
+                self.refused();
                 off += 1;
             } else {
                 off += r as usize;
@@ -346,7 +350,12 @@ impl SendBatch {
         // SAFETY: buffer and address are ours and sized as declared.
         let r = unsafe { libc::sendto(self.fds[i], self.bufs[i].as_ptr().cast(), self.lens[i], libc::MSG_DONTWAIT, name, name_len) };
         if r < 0 {
-            self.errors += 1;
+            self.refused();
         }
+    }
+
+    fn refused(&mut self) {
+        self.errors += 1;
+        self.last_error = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
     }
 }

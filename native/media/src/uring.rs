@@ -180,8 +180,9 @@ pub struct Uring {
     wake_value: Box<u64>,
     /// Per descriptor number: registered as the fixed file of that index.
     fixed: Vec<bool>,
-    /// Sends the kernel refused (or that found no free slot).
+    /// Send completions that failed (running total), and the errno of the last.
     pub send_errors: u64,
+    pub last_send_error: i32,
 }
 
 // SAFETY: the raw pointers point into memory this value owns; the ring is
@@ -208,6 +209,7 @@ impl Uring {
             wake_value: Box::new(0),
             fixed: Vec::new(),
             send_errors: 0,
+            last_send_error: 0,
         };
         // The fixed-file table spans the descriptors this process may open
         // (capped); a socket numbered beyond it is used unregistered.
@@ -328,10 +330,8 @@ impl Uring {
                 self.reclaim_sends();
                 match self.free_sends.pop() {
                     Some(s) => s,
-                    None => {
-                        self.send_errors += 1;
-                        return false;
-                    }
+                    // The caller counts it (a per-leg send_error drop).
+                    None => return false,
                 }
             }
         };
@@ -370,6 +370,7 @@ impl Uring {
     pub fn send_done(&mut self, c: Cqe) {
         if c.result < 0 {
             self.send_errors += 1;
+            self.last_send_error = -c.result;
         }
         self.free_sends.push((c.user_data & 0xffff) as u16);
     }

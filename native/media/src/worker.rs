@@ -111,6 +111,18 @@ struct Slot {
     created: Instant,
 }
 
+/// What every worker adds to, read by `MediaEngine::counters`.
+#[derive(Default)]
+pub struct WorkerCounters {
+    /// Engine events lost to a full queue.
+    pub dropped_events: AtomicU64,
+    /// Datagrams the kernel refused after they were queued (sendto or a
+    /// send completion failed: no route, a pending ICMP error, a full
+    /// socket buffer). Those that could not be queued at all are per-leg
+    /// `send_error` drops instead.
+    pub send_errors: AtomicU64,
+}
+
 pub struct WorkerHandle {
     pub tx: Sender<Command>,
     wake: Arc<EventFd>,
@@ -126,7 +138,7 @@ impl WorkerHandle {
         index: usize,
         choice: IoChoice,
         events: Sender<EngineEvent>,
-        dropped_events: Arc<std::sync::atomic::AtomicU64>,
+        counters: Arc<WorkerCounters>,
     ) -> std::io::Result<WorkerHandle> {
         let (tx, rx) = crossbeam_channel::bounded(4096);
         let wake = Arc::new(EventFd::new()?);
@@ -145,7 +157,7 @@ impl WorkerHandle {
             match opened {
                 Ok((backend, why)) => {
                     let _ = opened_tx.send(Ok((backend.kind(), why)));
-                    Worker::new(backend, rx, w, events, dropped_events).run();
+                    Worker::new(backend, rx, w, events, counters).run();
                 }
                 Err(e) => {
                     let _ = opened_tx.send(Err(e));
@@ -182,7 +194,8 @@ struct Worker {
     recv: RecvBatch,
     out: Output,
     events: Sender<EngineEvent>,
-    dropped_events: Arc<std::sync::atomic::AtomicU64>,
+    counters: Arc<WorkerCounters>,
+    send_errors: SendErrorLog,
     /// Connected twins in use (ESBC_CONNECTED_SOCKETS=off turns them off).
     use_twins: bool,
     /// io_uring: twins made this turn, whose receive is not armed yet.
@@ -254,6 +267,19 @@ fn run_guarded<R>(slot: Option<&mut Slot>, out: &mut Output, f: impl FnOnce(&mut
     })
 }
 
+/// How often at most a worker logs refused sends (they come in floods).
+const SEND_ERROR_LOG_EVERY: Duration = Duration::from_secs(10);
+
+/// The worker's account of the backend's refused sends.
+#[derive(Default)]
+struct SendErrorLog {
+    /// The backend's running total at the last report.
+    seen: u64,
+    /// Counted, not yet logged.
+    unlogged: u64,
+    next_log: Option<Instant>,
+}
+
 /// The loop's periodic deadlines.
 struct Timers {
     next_tick: Instant,
@@ -292,7 +318,7 @@ impl Worker {
         commands: Receiver<Command>,
         wake: Arc<EventFd>,
         events: Sender<EngineEvent>,
-        dropped_events: Arc<std::sync::atomic::AtomicU64>,
+        counters: Arc<WorkerCounters>,
     ) -> Worker {
         Worker {
             commands,
@@ -306,7 +332,8 @@ impl Worker {
             recv: RecvBatch::new(RECV_BATCH),
             out: Output { backend, events: Vec::with_capacity(64), fds: [[-1; 2]; 2], twins: [None; 2], pipeline: 0 },
             events,
-            dropped_events,
+            counters,
+            send_errors: SendErrorLog::default(),
             use_twins: std::env::var("ESBC_CONNECTED_SOCKETS").map_or(true, |v| v != "off"),
             twins_to_arm: Vec::new(),
         }
@@ -460,6 +487,7 @@ impl Worker {
                 timers.next_media_check = now + MEDIA_CHECK;
             }
             self.on_tick(now, check_media);
+            self.report_send_errors(now);
         }
         self.end();
     }
@@ -796,10 +824,32 @@ impl Worker {
         stats
     }
 
+    /// Adds the sends the kernel refused since the last tick to the engine's
+    /// counter, and says so in the log at most every SEND_ERROR_LOG_EVERY.
+    fn report_send_errors(&mut self, now: Instant) {
+        let (total, last_errno) = self.out.backend.send_errors();
+        let log = &mut self.send_errors;
+        let new = total - log.seen;
+        if new > 0 {
+            self.counters.send_errors.fetch_add(new, Ordering::Relaxed);
+            log.seen = total;
+            log.unlogged += new;
+        }
+        if log.unlogged > 0 && log.next_log.is_none_or(|t| now >= t) {
+            log::warn!(
+                "media worker: the kernel refused {} outgoing datagrams since the last report (last: {}); they are lost",
+                log.unlogged,
+                std::io::Error::from_raw_os_error(last_errno)
+            );
+            log.unlogged = 0;
+            log.next_log = Some(now + SEND_ERROR_LOG_EVERY);
+        }
+    }
+
     fn publish_events(&mut self) {
         for ev in self.out.events.drain(..) {
             if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) = self.events.try_send(ev) {
-                self.dropped_events.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.counters.dropped_events.fetch_add(1, Ordering::Relaxed);
             }
         }
     }

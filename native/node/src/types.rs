@@ -233,6 +233,9 @@ pub struct EngineCountersJs {
     pub port_pairs_in_use: i64,
     pub port_pairs_total: i64,
     pub dropped_events: i64,
+    /// Datagrams the kernel refused after the workers queued them (no route,
+    /// a pending ICMP error, a full socket buffer).
+    pub send_errors: i64,
     pub cert_rotations: i64,
     pub workers: i64,
     /// "io_uring" or "epoll".

@@ -111,6 +111,15 @@ impl Backend {
         }
     }
 
+    /// Datagrams the kernel refused after they were queued (running total),
+    /// and the errno of the last one.
+    pub(super) fn send_errors(&self) -> (u64, i32) {
+        match self {
+            Backend::Epoll { batch, .. } => (batch.errors, batch.last_error),
+            Backend::Uring(u) => (u.send_errors, u.last_send_error),
+        }
+    }
+
     /// Hands the queued datagrams to the kernel now (io_uring: at the next
     /// wait, or before any socket is unwatched).
     pub(super) fn flush(&mut self) {

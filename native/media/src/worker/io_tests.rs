@@ -1,8 +1,9 @@
 //! What each I/O backend must do the same: oversized datagrams counted and
 //! dropped, a burst that outruns the receive buffers not stopping a socket,
 //! a connected socket's ICMP error not stopping it either, and a closed
-//! call's ports free the moment Close answers.
-use super::tests::{add_call, bind, rtp, spawn, stats, through, Call, BACKENDS};
+//! call's ports free the moment Close answers, and a send the kernel
+//! refuses counted.
+use super::tests::{add_call, bind, rtp, spawn, spawn_counted, spec, stats, through, Call, BACKENDS};
 use super::*;
 use crate::dtls::DtlsConfig;
 use crate::identity::DtlsIdentity;
@@ -153,5 +154,42 @@ fn the_first_packets_keep_their_order_while_the_connected_socket_is_made() {
             assert!(got.windows(2).all(|p| p[0] < p[1]), "{choice:?} round {round}: reordered: {got:?}");
             stop(w);
         }
+    }
+}
+
+#[test]
+fn a_send_the_kernel_refuses_is_counted() {
+    for choice in BACKENDS {
+        let (events_tx, _events) = crossbeam_channel::unbounded();
+        let (w, counters) = spawn_counted(choice, events_tx);
+        let ctx = ctx();
+        let good = add_call(&w, &ctx, 1);
+        // A callee at the limited broadcast address: the socket has no
+        // SO_BROADCAST, so the kernel refuses every datagram to it (EACCES).
+        let caller = bind();
+        let mut callee = spec(&caller);
+        callee.remote_rtp = Some("255.255.255.255:9".parse().unwrap());
+        let pipeline = Pipeline::new(spec(&caller), callee, &ctx, Duration::ZERO, None, Instant::now()).unwrap();
+        let sockets = [LegSockets { rtp: bind(), rtcp: bind() }, LegSockets { rtp: bind(), rtcp: bind() }];
+        let port = sockets[0].rtp.local_addr().unwrap();
+        assert!(w.send(Command::Add { id: 2, pipeline: Box::new(pipeline), sockets, ctx: ctx.clone() }));
+        for seq in 0..5 {
+            caller.send_to(&rtp(seq), port).unwrap();
+        }
+        let refused = || counters.send_errors.load(Ordering::Relaxed);
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while refused() < 5 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(refused(), 5, "{choice:?}");
+        // Queued, so not a per-leg send_error drop as well.
+        assert_eq!(stats(&w, 2).unwrap().legs[1].stats.drops[DropReason::SendError as usize], 0, "{choice:?}");
+        // Traffic that leaves adds nothing.
+        for seq in 0..5 {
+            assert_relays_both_ways(&good, 2 * seq, choice);
+        }
+        std::thread::sleep(TICK * 3);
+        assert_eq!(refused(), 5, "{choice:?}");
+        stop(w);
     }
 }

@@ -22,7 +22,7 @@ pub(super) fn bind() -> UdpSocket {
     s
 }
 
-fn spec(peer: &UdpSocket) -> LegSpec {
+pub(super) fn spec(peer: &UdpSocket) -> LegSpec {
     LegSpec {
         security: LegSecurity::Rtp,
         remote_rtp: Some(peer.local_addr().unwrap()),
@@ -93,9 +93,15 @@ fn next_failure(events: &Receiver<EngineEvent>, within: Duration) -> Option<Engi
 pub(super) const BACKENDS: [IoChoice; 2] = [IoChoice::IoUring, IoChoice::Epoll];
 
 pub(super) fn spawn(choice: IoChoice, events: Sender<EngineEvent>) -> WorkerHandle {
-    let w = WorkerHandle::spawn(0, choice, events, Arc::new(AtomicU64::new(0))).unwrap();
+    spawn_counted(choice, events).0
+}
+
+/// A worker and the counters it adds to.
+pub(super) fn spawn_counted(choice: IoChoice, events: Sender<EngineEvent>) -> (WorkerHandle, Arc<WorkerCounters>) {
+    let counters = Arc::new(WorkerCounters::default());
+    let w = WorkerHandle::spawn(0, choice, events, counters.clone()).unwrap();
     assert_eq!(w.backend == IoBackend::IoUring, choice == IoChoice::IoUring, "{choice:?}");
-    w
+    (w, counters)
 }
 
 pub(super) fn stats(w: &WorkerHandle, id: u64) -> Option<PipelineStats> {
