@@ -386,14 +386,14 @@ impl Worker {
         }
     }
 
-    /// The io_uring loop: completions instead of readiness, each receive
-    /// completion one datagram already in a provided buffer.
     /// Completions ahead of the one in hand at which the io_uring loop
     /// starts loading each stage of a packet's state (see `run_uring`).
     const SLOT_AHEAD: usize = 6;
     const LEGS_AHEAD: usize = 4;
     const PACKET_AHEAD: usize = 2;
 
+    /// The io_uring loop: completions instead of readiness, each receive
+    /// completion one datagram already in a provided buffer.
     fn run_uring(mut self) {
         let mut done: Vec<Cqe> = Vec::with_capacity(4096);
         let mut timers = Timers::new();
@@ -402,13 +402,13 @@ impl Worker {
             done.clear();
             self.uring().wait(timeout, &mut done);
             let now = Instant::now();
-            // The same software pipeline as the epoll loop's.
             let token = |c: Option<&Cqe>| c.filter(|c| c.kind() == Kind::Receive).map_or(WAKE_TOKEN, |c| c.user_data);
-            // Three stages ahead of the completion in hand: its slot, then
-            // its legs (found through the slot), then its SRTP state and
-            // datagram (found through the legs), each two completions'
-            // work before the next stage reads it. Unlike the epoll loop's,
-            // there is no receive system call to hide these loads behind.
+            // A software pipeline in three stages ahead of the completion in
+            // hand: its slot, then its legs (found through the slot), then
+            // its SRTP state and datagram (found through the legs), each
+            // two completions' work before the next stage reads it. The
+            // epoll loop hides these loads behind its receive system call;
+            // this one has none.
             let at = |i: usize| done.get(i);
             for i in 0..Self::SLOT_AHEAD {
                 self.prefetch_slot(token(at(i)));
