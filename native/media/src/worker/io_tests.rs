@@ -1,8 +1,8 @@
 //! What each I/O backend must do the same: oversized datagrams counted and
 //! dropped, a burst that outruns the receive buffers not stopping a socket,
-//! a connected socket's ICMP error not stopping it either, and a closed
-//! call's ports free the moment Close answers, and a send the kernel
-//! refuses counted.
+//! a connected socket's ICMP error not stopping it either, a closed call's
+//! ports free the moment Close answers, and a send the kernel refuses
+//! counted.
 use super::tests::{add_call, bind, rtp, spawn, spawn_counted, spec, stats, through, Call, BACKENDS};
 use super::*;
 use crate::dtls::DtlsConfig;
