@@ -517,7 +517,7 @@ impl Worker {
     }
 
     /// A receive completion's SRTP state (the receiving leg's inbound, the
-    /// other leg's outbound) and the first line of its datagram.
+    /// other leg's outbound) and the first lines of its datagram.
     fn prefetch_packet(&self, c: &Cqe) {
         if c.kind() != Kind::Receive {
             return;

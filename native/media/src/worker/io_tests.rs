@@ -3,7 +3,7 @@
 //! a connected socket's ICMP error not stopping it either, a closed call's
 //! ports free the moment Close answers, and a send the kernel refuses
 //! counted.
-use super::tests::{add_call, bind, rtp, spawn, spawn_counted, spec, stats, through, Call, BACKENDS};
+use super::tests::{add_call, add_pipeline, bind, rtp, spawn, spawn_counted, spec, stats, through, Call, BACKENDS};
 use super::*;
 use crate::dtls::DtlsConfig;
 use crate::identity::DtlsIdentity;
@@ -169,10 +169,7 @@ fn a_send_the_kernel_refuses_is_counted() {
         let caller = bind();
         let mut callee = spec(&caller);
         callee.remote_rtp = Some("255.255.255.255:9".parse().unwrap());
-        let pipeline = Pipeline::new(spec(&caller), callee, &ctx, Duration::ZERO, None, Instant::now()).unwrap();
-        let sockets = [LegSockets { rtp: bind(), rtcp: bind() }, LegSockets { rtp: bind(), rtcp: bind() }];
-        let port = sockets[0].rtp.local_addr().unwrap();
-        assert!(w.send(Command::Add { id: 2, pipeline: Box::new(pipeline), sockets, ctx: ctx.clone() }));
+        let [port, _] = add_pipeline(&w, &ctx, 2, [spec(&caller), callee]);
         for seq in 0..5 {
             caller.send_to(&rtp(seq), port).unwrap();
         }

@@ -43,11 +43,17 @@ pub(super) struct Call {
 
 pub(super) fn add_call(w: &WorkerHandle, ctx: &Arc<DtlsContext>, id: u64) -> Call {
     let peers = [bind(), bind()];
-    let pipeline = Pipeline::new(spec(&peers[0]), spec(&peers[1]), ctx, Duration::ZERO, None, Instant::now()).unwrap();
+    let ports = add_pipeline(w, ctx, id, [spec(&peers[0]), spec(&peers[1])]);
+    Call { id, peers, ports }
+}
+
+/// A pipeline with these legs on the worker; the SBC's two RTP ports.
+pub(super) fn add_pipeline(w: &WorkerHandle, ctx: &Arc<DtlsContext>, id: u64, [a, b]: [LegSpec; 2]) -> [SocketAddr; 2] {
+    let pipeline = Pipeline::new(a, b, ctx, Duration::ZERO, None, Instant::now()).unwrap();
     let sockets = [LegSockets { rtp: bind(), rtcp: bind() }, LegSockets { rtp: bind(), rtcp: bind() }];
     let ports = [sockets[0].rtp.local_addr().unwrap(), sockets[1].rtp.local_addr().unwrap()];
     assert!(w.send(Command::Add { id, pipeline: Box::new(pipeline), sockets, ctx: ctx.clone() }));
-    Call { id, peers, ports }
+    ports
 }
 
 pub(super) fn rtp(seq: u16) -> Vec<u8> {
