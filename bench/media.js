@@ -69,34 +69,42 @@ async function measure(relayName, calls, suite) {
   }
 }
 
-/** Every round of `relay` at `calls` was sustained (nothing measured: undefined). */
-function sustained(runs, relay, suite, calls) {
-  const mine = runs.filter((f) => f.relay === relay && f.suite === suite && f.calls === calls);
-  return mine.length ? mine.every(report.clean) : undefined;
-}
-
 /**
  * The ladder's steps fall where they fall: a relay that sustains 1,400 calls
  * and one that sustains 800 would be compared at 1,000 and 750. So, per
  * relay, the gap between its highest sustained step and the first step it
  * did not sustain is halved (same rounds, same criterion; the probe's rounds
  * join the results) until it is at most `--resolution` calls. Same rule for
- * every relay, fixed before any result was looked at.
+ * every relay, fixed before any result was looked at. Run once with the
+ * latency-bounded criterion (`report.clean`) and once with loss alone
+ * (`report.lossFree`, the issue's literal one): a step that passed fewer
+ * rounds than the others (a probe of the first criterion stops at its first
+ * failed round) gets its remaining rounds before it counts as sustained.
  */
-async function bisect(relay, suite, runs) {
-  const steps = () => [...new Set(runs.filter((f) => f.relay === relay && f.suite === suite).map((f) => f.calls))].sort((a, b) => a - b);
+async function bisect(relay, suite, runs, ok, label) {
+  const mine = (calls) => runs.filter((f) => f.relay === relay && f.suite === suite && (calls === undefined || f.calls === calls));
+  const steps = () => [...new Set(mine().map((f) => f.calls))].sort((a, b) => a - b);
+  const probe = async (calls, fromRound) => {
+    for (let round = fromRound; round <= o.rounds; round++) {
+      const f = { ...(await measure(relay, calls, suite)), round, probe: true };
+      runs.push(f);
+      console.error(`[bench:media] ${suite} ${label} round ${round} ${calls} calls ${relay}: ${report.oneLine(f)}`);
+      if (!ok(f)) break; // one round not sustained decides the probe
+    }
+  };
   for (;;) {
-    const hi = steps().find((c) => !sustained(runs, relay, suite, c));
-    const lo = steps().filter((c) => c < (hi ?? Infinity) && sustained(runs, relay, suite, c)).pop();
+    const hi = steps().find((c) => mine(c).some((f) => !ok(f)));
+    const below = steps().filter((c) => c < (hi ?? Infinity));
+    const short = below.filter((c) => mine(c).length < o.rounds).pop();
+    if (short !== undefined) {
+      await probe(short, mine(short).length + 1);
+      continue;
+    }
+    const lo = below.pop();
     if (!o.resolution || hi === undefined || lo === undefined || hi - lo <= o.resolution) return;
     const mid = Math.round((lo + hi) / 2 / 25) * 25;
     if (mid <= lo || mid >= hi) return; // a resolution under 50 calls: nothing left between them
-    for (let round = 1; round <= o.rounds; round++) {
-      const f = { ...(await measure(relay, mid, suite)), round, probe: true };
-      runs.push(f);
-      console.error(`[bench:media] ${suite} probe round ${round} ${mid} calls ${relay}: ${report.oneLine(f)}`);
-      if (!report.clean(f)) break; // one round not sustained decides the probe
-    }
+    await probe(mid, 1);
   }
 }
 
@@ -128,7 +136,8 @@ async function main() {
         }
       }
     }
-    for (const r of o.relays) await bisect(r, suite, results.runs);
+    for (const r of o.relays) await bisect(r, suite, results.runs, report.clean, 'probe');
+    for (const r of o.relays) await bisect(r, suite, results.runs, report.lossFree, 'loss probe');
   }
   if (o.handshakes > 0) {
     const runs = [];

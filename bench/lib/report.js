@@ -234,7 +234,7 @@ function writeReadme(name, md) {
   fs.writeFileSync(file, i >= 0 && j > i ? text.slice(0, i) + block + text.slice(j + close.length) : `${text.trimEnd()}\n\n${block}\n`);
 }
 
-module.exports = { machine, relayFigures, oneLine, clean, summarize, dtlsSummary, mediaMarkdown, writeReadme, header, fmt };
+module.exports = { machine, relayFigures, oneLine, clean, lossFree, summarize, dtlsSummary, mediaMarkdown, writeReadme, header, fmt };
 
 // `node bench/lib/report.js bench/results/media-....json`: the Markdown of a
 // saved run again (after a change to how figures are derived).

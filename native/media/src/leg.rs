@@ -200,23 +200,35 @@ impl Leg {
         Ok(leg)
     }
 
-    /// Prefetches the leading per-packet fields, through the packet and byte
-    /// counters at the start of `stats`.
+    /// Starts loading the lines of this leg a packet reads in its role
+    /// (`Inbound`: the receiving leg, `Outbound`: the sending one): the
+    /// addresses, timers and flags; that direction's SRTP handle with its
+    /// state addresses and first SSRC (not the other direction's, not the
+    /// rest of the SSRC list); the per-packet counters. Pointer arithmetic
+    /// only: nothing of the (cold) leg is read here.
     #[inline]
-    pub fn prefetch_hot(&self) {
-        const PER_PACKET_COUNTERS: usize = 4 * std::mem::size_of::<u64>();
-        let start = (self as *const Leg).cast::<u8>();
-        let hot_end = std::mem::offset_of!(Leg, stats) + PER_PACKET_COUNTERS;
-        let mut off = 0;
-        // The leg need not start on a line boundary: one line more covers the tail.
-        while off < hot_end + 63 {
-            crate::sys::prefetch(start.wrapping_add(off));
-            off += 64;
+    pub fn prefetch_for(&self, dir: SrtpDirection) {
+        use std::mem::{offset_of, size_of};
+        const PER_PACKET_COUNTERS: usize = 4 * size_of::<u64>();
+        // An option's payload sits after its tag, if it has one.
+        const CTX_HOT: usize = size_of::<Option<SrtpContext>>() - size_of::<SrtpContext>() + SrtpContext::HOT_BYTES;
+        let head = offset_of!(Leg, srtp_in);
+        let stats = offset_of!(Leg, stats);
+        let base = (self as *const Leg).cast::<u8>();
+        match dir {
+            // The head and the inbound context are adjacent.
+            SrtpDirection::Inbound => prefetch_lines(base, 0, head + CTX_HOT),
+            SrtpDirection::Outbound => {
+                prefetch_lines(base, 0, head);
+                let out = offset_of!(Leg, srtp_out);
+                prefetch_lines(base, out, out + CTX_HOT);
+            }
         }
+        prefetch_lines(base, stats, stats + PER_PACKET_COUNTERS);
     }
 
     /// Prefetches the state of one SRTP context (reads the handle: the first
-    /// lines should already be on their way from `prefetch_hot`).
+    /// lines should already be on their way from `prefetch_for`).
     #[inline]
     pub fn prefetch_srtp(&self, dir: SrtpDirection) {
         let ctx = match dir {
@@ -635,4 +647,15 @@ fn srtp_drop(e: SrtpError) -> DropReason {
 
 fn same_set(a: &[Fingerprint], b: &[Fingerprint]) -> bool {
     a.len() == b.len() && a.iter().all(|x| b.contains(x))
+}
+
+/// Prefetches the lines holding bytes `from..to` after `base`.
+#[inline]
+fn prefetch_lines(base: *const u8, from: usize, to: usize) {
+    let first = (base as usize + from) & !63;
+    let mut line = first;
+    while line < base as usize + to {
+        crate::sys::prefetch(line as *const u8);
+        line += 64;
+    }
 }

@@ -88,14 +88,14 @@ impl Pipeline {
         }
     }
 
-    /// First step of loading what a datagram arriving on either side reads:
-    /// both legs' per-packet fields. The worker calls it one event ahead, so
-    /// these cache misses overlap the previous datagram's system calls.
+    /// First step of loading what a datagram arriving on `side` reads: the
+    /// receiving leg's fields for its role and the sending leg's for its own.
+    /// The worker calls it events ahead, so these cache misses overlap the
+    /// work on the datagrams before.
     #[inline]
-    pub fn prefetch_legs(&self) {
-        for leg in &self.legs {
-            leg.prefetch_hot();
-        }
+    pub fn prefetch_legs(&self, side: Side) {
+        self.legs[side.index()].prefetch_for(SrtpDirection::Inbound);
+        self.legs[side.other().index()].prefetch_for(SrtpDirection::Outbound);
     }
 
     /// Second step, for a datagram arriving on `side` (reads the SRTP

@@ -169,8 +169,9 @@ fn ensure_init() {
 /// the per-packet SSRC check reads no separate allocation).
 pub const MAX_SSRCS: usize = 16;
 
-/// repr(C): the libsrtp handle, the plug-in state addresses and the first
-/// SSRCs share a cache line.
+/// repr(C): the libsrtp handle, the state addresses, the flags and the first
+/// SSRC lead (`HOT_BYTES`, what the worker prefetches); the rest of the SSRC
+/// list follows, read only once a context has more than one.
 #[repr(C)]
 pub struct SrtpContext {
     raw: sys::srtp_t,
@@ -181,6 +182,12 @@ pub struct SrtpContext {
     known: u8,
     max_ssrcs: u8,
     ssrcs: [u32; MAX_SSRCS],
+}
+
+impl SrtpContext {
+    /// The leading bytes a packet reads: the handle, the state addresses,
+    /// the flags and the first SSRC (a call's only one, as a rule).
+    pub const HOT_BYTES: usize = std::mem::offset_of!(SrtpContext, ssrcs) + std::mem::size_of::<u32>();
 }
 
 // SAFETY: a libsrtp session is used by one thread at a time (the worker that

@@ -512,7 +512,7 @@ impl Worker {
 
     fn prefetch_legs(&self, t: u64) {
         if let Some(Some(slot)) = self.slot_entry(t) {
-            slot.pipeline.prefetch_legs();
+            slot.pipeline.prefetch_legs(untoken(t).2);
         }
     }
 

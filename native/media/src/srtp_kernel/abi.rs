@@ -96,7 +96,8 @@ unsafe impl Sync for CipherTestCase {}
 
 /// A libsrtp object (`srtp_auth_t` / `srtp_cipher_t`) and its plug-in's
 /// state in one allocation; the object's `state` points at the second field.
-#[repr(C)]
+/// Line-aligned, so what a packet reads of it spans as few lines as it can.
+#[repr(C, align(64))]
 pub struct WithState<H, S> {
     pub head: H,
     pub state: S,
@@ -126,8 +127,14 @@ impl HasState for Cipher {
 /// Allocates `head` and `state` together and returns the pointer libsrtp
 /// keeps (freed by `from_raw` in the plug-in's dealloc).
 pub fn into_raw<H: HasState, S>(head: H, state: S) -> *mut H {
+    into_raw_hot(head, state, std::mem::size_of::<WithState<H, S>>())
+}
+
+/// `into_raw`, telling the prefetcher that a packet reads only the first
+/// `hot_bytes` of the allocation.
+pub fn into_raw_hot<H: HasState, S>(head: H, state: S, hot_bytes: usize) -> *mut H {
     let raw = Box::into_raw(Box::new(WithState { head, state }));
-    super::recording::record(H::ORIGIN, raw.cast::<u8>().cast_const(), std::mem::size_of::<WithState<H, S>>());
+    super::recording::record(H::ORIGIN, raw.cast::<u8>().cast_const(), hot_bytes);
     // SAFETY: raw is live and uniquely owned until `from_raw`; the state
     // pointer stays valid as long as the allocation.
     unsafe {

@@ -15,7 +15,7 @@ use aes::cipher::{generic_array::GenericArray, BlockEncrypt, KeyInit};
 use aes::Aes128Enc;
 use srtp2_sys as sys;
 
-use super::abi::{from_raw, into_raw, Cipher, CipherTestCase, CipherType, Status, SRTP_AES_ICM_128};
+use super::abi::{from_raw, into_raw_hot, Cipher, WithState, CipherTestCase, CipherType, Status, SRTP_AES_ICM_128};
 
 const BLOCK: usize = 16;
 const KEY_LEN: usize = 16;
@@ -23,22 +23,36 @@ const SALT_LEN: usize = 14;
 /// Counter blocks encrypted per EVP call (a 172-byte packet needs 10).
 const CHUNK_BLOCKS: usize = 16;
 
-/// Per-stream state. The per-packet fields come first and the key last: the
-/// autodetecting AES type holds the software key schedule too (~700 bytes),
-/// but a packet reads only the AES-NI round keys at its start, so what one
-/// packet touches stays within the first lines the worker prefetches.
+/// Per-stream state. What a packet reads comes first: the salt, the counter,
+/// then the AES-NI round keys at the start of `aes` (the autodetecting type
+/// also holds the ~700-byte software key schedule after them): with the
+/// cipher object before it, the first `HOT_BYTES` of the allocation, four
+/// cache lines. The leftover keystream is only used by lengths that are not
+/// whole blocks (an RTP payload of 160 bytes is ten), so it goes last.
 #[repr(C)]
 struct IcmState {
     /// Salt, left-aligned, low 16 bits zero (the "offset" XORed with each IV).
     offset: [u8; BLOCK],
     /// Next counter block to encrypt.
     counter: [u8; BLOCK],
-    /// Keystream of the last block, and how much of it is used (16 = none left).
+    /// How much of `keystream` is used (16 = none left); false `keyed` until
+    /// `init` sets the key (`aes` holds an all-zero key until then).
+    used: u32,
+    keyed: bool,
+    aes: Aes128Enc,
+    /// Keystream of the last block.
     keystream: [u8; BLOCK],
-    used: usize,
-    /// None until `init` sets the key.
-    aes: Option<Aes128Enc>,
 }
+
+/// The allocation's leading bytes a packet reads (the cipher object, the
+/// salt, counter and flags, the eleven AES-NI round keys).
+const HOT_BYTES: usize = 256;
+// The round keys lead `Aes128Enc` (a union of the AES-NI and software
+// schedules, then a zero-sized CPU-feature token).
+const _: () = assert!(
+    std::mem::offset_of!(WithState<Cipher, IcmState>, state) + std::mem::offset_of!(IcmState, aes) + 11 * BLOCK
+        <= HOT_BYTES
+);
 
 fn status_ok() -> Status {
     sys::srtp_err_status_t_srtp_err_status_ok
@@ -50,9 +64,16 @@ unsafe extern "C" fn alloc(out: *mut *mut Cipher, key_len: c_int, _tag_len: c_in
         return sys::srtp_err_status_t_srtp_err_status_bad_param;
     }
     let cipher = Cipher { type_: &AES_ICM_128, state: ptr::null_mut(), key_len, algorithm: SRTP_AES_ICM_128 as c_int };
-    let state = IcmState { aes: None, offset: [0; BLOCK], counter: [0; BLOCK], keystream: [0; BLOCK], used: BLOCK };
+    let state = IcmState {
+        offset: [0; BLOCK],
+        counter: [0; BLOCK],
+        used: BLOCK as u32,
+        keyed: false,
+        aes: Aes128Enc::new(&GenericArray::default()),
+        keystream: [0; BLOCK],
+    };
     // SAFETY: libsrtp passes a valid out pointer (checked for NULL above).
-    unsafe { *out = into_raw(cipher, state) };
+    unsafe { *out = into_raw_hot(cipher, state, HOT_BYTES) };
     status_ok()
 }
 
@@ -84,8 +105,9 @@ unsafe extern "C" fn init(state: *mut c_void, key: *const u8) -> Status {
     state.offset = [0; BLOCK];
     state.offset[..SALT_LEN].copy_from_slice(&key[KEY_LEN..]);
     state.counter = state.offset;
-    state.used = BLOCK;
-    state.aes = Some(Aes128Enc::new(GenericArray::from_slice(&key[..KEY_LEN])));
+    state.used = BLOCK as u32;
+    state.aes = Aes128Enc::new(GenericArray::from_slice(&key[..KEY_LEN]));
+    state.keyed = true;
     status_ok()
 }
 
@@ -98,7 +120,7 @@ unsafe extern "C" fn set_iv(state: *mut c_void, iv: *mut u8, _direction: c_int) 
     for ((c, o), v) in state.counter.iter_mut().zip(&state.offset).zip(iv) {
         *c = o ^ v;
     }
-    state.used = BLOCK;
+    state.used = BLOCK as u32;
     status_ok()
 }
 
@@ -110,15 +132,16 @@ unsafe extern "C" fn apply(state: *mut c_void, buf: *mut u8, len: *mut c_uint) -
     // SAFETY: the state from `alloc`; libsrtp passes `*len` writable bytes.
     let (state, data) =
         unsafe { (&mut *state.cast::<IcmState>(), std::slice::from_raw_parts_mut(buf, *len as usize)) };
+    if !state.keyed {
+        return sys::srtp_err_status_t_srtp_err_status_init_fail;
+    }
     let mut pos = 0;
-    while pos < data.len() && state.used < BLOCK {
-        data[pos] ^= state.keystream[state.used];
+    while pos < data.len() && state.used < BLOCK as u32 {
+        data[pos] ^= state.keystream[state.used as usize];
         state.used += 1;
         pos += 1;
     }
-    let Some(aes) = state.aes.as_ref() else {
-        return sys::srtp_err_status_t_srtp_err_status_init_fail;
-    };
+    let aes = &state.aes;
     let mut stream = [GenericArray::default(); CHUNK_BLOCKS];
     let mut counter = u128::from_be_bytes(state.counter);
     while pos < data.len() {
@@ -138,7 +161,7 @@ unsafe extern "C" fn apply(state: *mut c_void, buf: *mut u8, len: *mut c_uint) -
         if tail != 0 {
             // Keep the unused rest of the last block for a following call.
             state.keystream.copy_from_slice(&stream[take - tail..take - tail + BLOCK]);
-            state.used = tail;
+            state.used = tail as u32;
         }
     }
     state.counter = counter.to_be_bytes();

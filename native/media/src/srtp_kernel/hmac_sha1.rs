@@ -2,9 +2,12 @@
 //!
 //! libsrtp's own OpenSSL binding restarts an `HMAC_CTX` per packet
 //! (`HMAC_Init_ex` with no key = `EVP_MD_CTX_copy_ex` through the provider
-//! layer, twice per tag), spread over seven heap objects. This one keeps the
-//! key's inner and outer pad states precomputed in one allocation and starts a
-//! packet by copying 96 bytes: same HMAC (RFC 2104), fewer cold cache lines.
+//! layer, twice per tag), spread over seven heap objects. This one keeps only
+//! the key's inner and outer pad states (two SHA-1 chaining values, 40 bytes)
+//! per stream and hashes each packet in a per-thread work state: a packet
+//! reads two lines of the stream's state and writes none (the work state
+//! stays in L1). Same HMAC (RFC 2104).
+use std::cell::UnsafeCell;
 use std::os::raw::{c_char, c_int, c_void};
 use std::ptr;
 
@@ -16,31 +19,73 @@ use super::abi::{from_raw, into_raw, Auth, AuthTestCase, AuthType, Status, SRTP_
 const DIGEST_LEN: usize = 20;
 const BLOCK_LEN: usize = 64;
 
-/// Per-stream state: the pad states absorbed once at key set-up, and the
-/// running state of the packet being authenticated.
+/// Per-stream state: the SHA-1 chaining values after absorbing key ^ ipad and
+/// key ^ opad (one block each), computed once at key set-up.
 #[repr(C)]
 struct HmacState {
-    inner: ossl::SHA_CTX,
-    outer: ossl::SHA_CTX,
-    work: ossl::SHA_CTX,
+    inner: [u32; 5],
+    outer: [u32; 5],
 }
 
-/// SHA_CTX is plain integers; openssl-sys just does not derive Copy for it.
-fn copy_state(dst: &mut ossl::SHA_CTX, src: &ossl::SHA_CTX) {
-    // SAFETY: two distinct, valid SHA_CTX values.
-    unsafe { ptr::copy_nonoverlapping(src, dst, 1) };
+/// The packet being authenticated on this thread. libsrtp calls `start`,
+/// `update` and `compute` for one tag in a row on one thread (protect and
+/// unprotect are synchronous), so one work state per thread serves every
+/// stream; `owner` says whose packet it holds, so an `update` or `compute`
+/// without `start` (libsrtp's self-test after `init`) begins from the pads.
+struct Work {
+    owner: *const HmacState,
+    ctx: ossl::SHA_CTX,
+}
+
+thread_local! {
+    // SAFETY (zeroed): SHA_CTX is plain integers; a null owner means "none".
+    static WORK: UnsafeCell<Work> = const { UnsafeCell::new(unsafe { std::mem::zeroed() }) };
+}
+
+/// A SHA-1 context that has absorbed exactly one block and stopped at `h`.
+fn resume_after_one_block(ctx: &mut ossl::SHA_CTX, h: &[u32; 5]) {
+    [ctx.h0, ctx.h1, ctx.h2, ctx.h3, ctx.h4] = *h;
+    ctx.Nl = (BLOCK_LEN * 8) as u32;
+    ctx.Nh = 0;
+    ctx.num = 0;
+}
+
+/// Runs `f` on this thread's work state, begun from `state`'s inner pad
+/// unless it already holds `state`'s packet.
+fn with_work<R>(state: *const HmacState, f: impl FnOnce(&mut Work) -> R) -> R {
+    WORK.with(|w| {
+        // SAFETY: thread-local, and never re-entered: `f` only calls
+        // OpenSSL's SHA-1; `state` is a live state from `alloc`.
+        let w = unsafe { &mut *w.get() };
+        if w.owner != state {
+            resume_after_one_block(&mut w.ctx, unsafe { &(*state).inner });
+            w.owner = state;
+        }
+        f(w)
+    })
 }
 
 unsafe extern "C" fn alloc(out: *mut *mut Auth, key_len: c_int, out_len: c_int) -> Status {
     if out.is_null() || !(0..=DIGEST_LEN as c_int).contains(&out_len) || key_len < 0 {
         return sys::srtp_err_status_t_srtp_err_status_bad_param;
     }
-    // SAFETY: SHA_CTX is plain integers; zero is a valid (not yet keyed) value.
-    let state: HmacState = unsafe { std::mem::zeroed() };
+    let state = HmacState { inner: [0; 5], outer: [0; 5] };
     let auth = Auth { type_: &HMAC_SHA1, state: ptr::null_mut(), out_len, key_len, prefix_len: 0 };
     // SAFETY: libsrtp passes a valid out pointer (checked for NULL above).
     unsafe { *out = into_raw(auth, state) };
     sys::srtp_err_status_t_srtp_err_status_ok
+}
+
+/// Forgets this thread's packet if it is `state`'s (the state is re-keyed or
+/// freed; a later state at the same address must start from its own pads).
+fn release_work(state: *const HmacState) {
+    let _ = WORK.try_with(|w| {
+        // SAFETY: thread-local, not re-entered.
+        let w = unsafe { &mut *w.get() };
+        if w.owner == state {
+            w.owner = ptr::null();
+        }
+    });
 }
 
 unsafe extern "C" fn dealloc(auth: *mut Auth) -> Status {
@@ -49,9 +94,10 @@ unsafe extern "C" fn dealloc(auth: *mut Auth) -> Status {
     }
     // SAFETY: `auth` came from `alloc`.
     let mut boxed = unsafe { from_raw::<Auth, HmacState>(auth) };
+    release_work(&boxed.state);
     // The pad states are key material.
     // SAFETY: writing zeroes over plain integer state we own.
-    unsafe { ptr::write_volatile(&mut boxed.state, std::mem::zeroed()) };
+    unsafe { ptr::write_volatile(&mut boxed.state, HmacState { inner: [0; 5], outer: [0; 5] }) };
     sys::srtp_err_status_t_srtp_err_status_ok
 }
 
@@ -63,10 +109,12 @@ unsafe extern "C" fn init(state: *mut c_void, key: *const u8, key_len: c_int) ->
     let (state, key) = unsafe {
         (&mut *state.cast::<HmacState>(), std::slice::from_raw_parts(key, key_len as usize))
     };
+    release_work(state);
     let mut block = [0u8; BLOCK_LEN];
+    // SAFETY: SHA_CTX is plain integers; SHA1_Init sets every field used.
+    let mut ctx = unsafe { std::mem::zeroed::<ossl::SHA_CTX>() };
     if key.len() > BLOCK_LEN {
         // RFC 2104: longer keys are hashed first.
-        let mut ctx = unsafe { std::mem::zeroed::<ossl::SHA_CTX>() };
         // SAFETY: ctx and block are local; lengths are exact.
         unsafe {
             ossl::SHA1_Init(&mut ctx);
@@ -76,25 +124,31 @@ unsafe extern "C" fn init(state: *mut c_void, key: *const u8, key_len: c_int) ->
     } else {
         block[..key.len()].copy_from_slice(key);
     }
-    let absorb = |ctx: &mut ossl::SHA_CTX, pad: u8| {
+    let mut absorb = |pad: u8| -> [u32; 5] {
         let padded: [u8; BLOCK_LEN] = std::array::from_fn(|i| block[i] ^ pad);
-        // SAFETY: ctx is owned state; padded is one whole block.
+        // SAFETY: ctx is local; padded is one whole block.
         unsafe {
-            ossl::SHA1_Init(ctx);
-            ossl::SHA1_Update(ctx, padded.as_ptr().cast(), BLOCK_LEN);
+            ossl::SHA1_Init(&mut ctx);
+            ossl::SHA1_Update(&mut ctx, padded.as_ptr().cast(), BLOCK_LEN);
         }
+        [ctx.h0, ctx.h1, ctx.h2, ctx.h3, ctx.h4]
     };
-    absorb(&mut state.inner, 0x36);
-    absorb(&mut state.outer, 0x5c);
-    copy_state(&mut state.work, &state.inner);
+    state.inner = absorb(0x36);
+    state.outer = absorb(0x5c);
     block.fill(0);
+    // SAFETY: plain integers in a local we own.
+    unsafe { ptr::write_volatile(&mut ctx, std::mem::zeroed()) };
     sys::srtp_err_status_t_srtp_err_status_ok
 }
 
 unsafe extern "C" fn start(state: *mut c_void) -> Status {
-    // SAFETY: the state from `alloc`.
-    let state = unsafe { &mut *state.cast::<HmacState>() };
-    copy_state(&mut state.work, &state.inner);
+    let state = state.cast::<HmacState>().cast_const();
+    WORK.with(|w| {
+        // SAFETY: thread-local, not re-entered; `state` is from `alloc`.
+        let w = unsafe { &mut *w.get() };
+        resume_after_one_block(&mut w.ctx, unsafe { &(*state).inner });
+        w.owner = state;
+    });
     sys::srtp_err_status_t_srtp_err_status_ok
 }
 
@@ -102,8 +156,8 @@ unsafe extern "C" fn update(state: *mut c_void, data: *const u8, len: c_int) -> 
     if len < 0 || (data.is_null() && len > 0) {
         return sys::srtp_err_status_t_srtp_err_status_bad_param;
     }
-    // SAFETY: the state from `alloc`; libsrtp passes `len` readable bytes.
-    unsafe { ossl::SHA1_Update(&mut (*state.cast::<HmacState>()).work, data.cast(), len as usize) };
+    // SAFETY: libsrtp passes `len` readable bytes.
+    with_work(state.cast(), |w| unsafe { ossl::SHA1_Update(&mut w.ctx, data.cast(), len as usize) });
     sys::srtp_err_status_t_srtp_err_status_ok
 }
 
@@ -114,24 +168,27 @@ unsafe extern "C" fn compute(
     tag_len: c_int,
     tag: *mut u8,
 ) -> Status {
-    if !(0..=DIGEST_LEN as c_int).contains(&tag_len) || tag.is_null() {
+    if !(0..=DIGEST_LEN as c_int).contains(&tag_len) || tag.is_null() || len < 0 || (data.is_null() && len > 0) {
         return sys::srtp_err_status_t_srtp_err_status_bad_param;
     }
-    // SAFETY: as in `update`.
-    let status = unsafe { update(state, data, len) };
-    if status != sys::srtp_err_status_t_srtp_err_status_ok {
-        return status;
-    }
-    // SAFETY: the state from `alloc`; `tag` has room for `tag_len` bytes.
-    unsafe {
-        let state = &mut *state.cast::<HmacState>();
+    let state = state.cast::<HmacState>().cast_const();
+    with_work(state, |w| {
         let mut digest = [0u8; DIGEST_LEN];
-        ossl::SHA1_Final(digest.as_mut_ptr(), &mut state.work);
-        copy_state(&mut state.work, &state.outer);
-        ossl::SHA1_Update(&mut state.work, digest.as_ptr().cast(), DIGEST_LEN);
-        ossl::SHA1_Final(digest.as_mut_ptr(), &mut state.work);
-        ptr::copy_nonoverlapping(digest.as_ptr(), tag, tag_len as usize);
-    }
+        // SAFETY: libsrtp passes `len` readable bytes and room for `tag_len`
+        // bytes at `tag`; `state` is from `alloc`.
+        unsafe {
+            ossl::SHA1_Update(&mut w.ctx, data.cast(), len as usize);
+            ossl::SHA1_Final(digest.as_mut_ptr(), &mut w.ctx);
+            resume_after_one_block(&mut w.ctx, &(*state).outer);
+            ossl::SHA1_Update(&mut w.ctx, digest.as_ptr().cast(), DIGEST_LEN);
+            ossl::SHA1_Final(digest.as_mut_ptr(), &mut w.ctx);
+            ptr::copy_nonoverlapping(digest.as_ptr(), tag, tag_len as usize);
+        }
+        // The next packet starts from the pads; no key-derived chaining
+        // value is left behind on the thread.
+        w.owner = ptr::null();
+        resume_after_one_block(&mut w.ctx, &[0; 5]);
+    });
     sys::srtp_err_status_t_srtp_err_status_ok
 }
 

@@ -81,21 +81,23 @@ struct KeyLimitCtx {
 /// that size.
 const NULL_AUTH_LEN: usize = std::mem::size_of::<super::abi::Auth>() + 1;
 
-/// Allocations one packet of a session reads: session, cipher (GCM: with
+/// Runs of lines one packet of a session reads: session, cipher (GCM: with
 /// its AAD buffer and GHASH key), auth, key limit, stream, stream keys,
-/// replay bitmap.
-const HOT_MAX: usize = 10;
+/// replay bitmap; adjacent allocations share a run. Eight runs' addresses
+/// fill one cache line, which `prefetch` reads first.
+const HOT_MAX: usize = 8;
 /// Lines taken from the start of one allocation, at most (AES counter and
-/// round keys; HMAC's inner, outer and work SHA-1 states; a 1024-bit replay
-/// bitmap).
+/// round keys; a 1024-bit replay bitmap).
 const LINES_PER_REGION: usize = 6;
 
-/// The allocations protecting or unprotecting one RTP packet reads.
+/// The allocations protecting or unprotecting one RTP packet reads, as runs
+/// of cache lines: each entry is a line address with the run's length in its
+/// low six bits (0: no entry).
 #[derive(Clone, Copy)]
 pub struct HotState {
-    starts: [*const u8; HOT_MAX],
-    lines: [u8; HOT_MAX],
-    n: u8,
+    runs: [usize; HOT_MAX],
+    /// Allocations recorded (tests: the link wrap and plug-in reports work).
+    regions: u8,
 }
 
 impl HotState {
@@ -105,8 +107,9 @@ impl HotState {
     /// for AEAD profiles libsrtp's null auth); the key-usage limit the stream
     /// clones share. A profile on libsrtp's own crypto has no plug-in regions.
     pub fn from_create(session: *const u8, regions: &[Region]) -> HotState {
-        let mut h = HotState { starts: [std::ptr::null(); HOT_MAX], lines: [0; HOT_MAX], n: 0 };
-        h.push(session, 1);
+        let mut h = HotState { runs: [0; HOT_MAX], regions: 0 };
+        // srtp_ctx_t: the stream list, the template, the user data.
+        h.push(session, 3 * std::mem::size_of::<usize>());
         let first_cipher = regions.iter().skip_while(|r| r.origin != Origin::Cipher);
         for r in first_cipher.take_while(|r| r.origin == Origin::Cipher) {
             h.push_region(r);
@@ -131,15 +134,26 @@ impl HotState {
     }
 
     fn push_region(&mut self, r: &Region) {
-        self.push(r.start, r.len.div_ceil(64).min(LINES_PER_REGION));
+        self.push(r.start, r.len.min(LINES_PER_REGION * 64));
     }
 
-    fn push(&mut self, start: *const u8, lines: usize) {
-        let i = self.n as usize;
-        if i < HOT_MAX {
-            self.starts[i] = start;
-            self.lines[i] = lines as u8;
-            self.n += 1;
+    /// Adds the lines of `len` bytes at `start`, extending the last run when
+    /// they touch it; beyond HOT_MAX runs the rest is left to demand misses.
+    fn push(&mut self, start: *const u8, len: usize) {
+        self.regions = self.regions.saturating_add(1);
+        let first = start as usize & !63;
+        let lines = ((start as usize + len.max(1)).div_ceil(64) * 64 - first) / 64;
+        let n = self.runs.iter().take_while(|&&r| r != 0).count();
+        if let Some(last) = n.checked_sub(1).map(|i| &mut self.runs[i]) {
+            let (at, len) = (*last & !63, *last & 63);
+            if first >= at && first <= at + len * 64 {
+                let end = (first + lines * 64).max(at + len * 64);
+                *last = at | ((end - at) / 64).min(63);
+                return;
+            }
+        }
+        if n < HOT_MAX {
+            self.runs[n] = first | lines.min(63);
         }
     }
 
@@ -147,15 +161,15 @@ impl HotState {
     /// memory libsrtp has since freed).
     #[inline]
     pub fn prefetch(&self) {
-        for i in 0..self.n as usize {
-            for l in 0..self.lines[i] as usize {
-                crate::sys::prefetch(self.starts[i].wrapping_add(l * 64));
+        for &r in &self.runs {
+            for l in 0..r & 63 {
+                crate::sys::prefetch(((r & !63) + l * 64) as *const u8);
             }
         }
     }
 
     /// How many allocations are known (tests: the link wrap took effect).
     pub fn regions(&self) -> usize {
-        self.n as usize
+        self.regions as usize
     }
 }

@@ -91,6 +91,51 @@ fn hmac_sha1_matches_openssl_evp_for_any_length_and_split() {
     }
 }
 
+/// libsrtp alternates streams packet by packet on one worker thread, and its
+/// self-test computes right after `init` without `start`: every tag must come
+/// from its own stream's pads, whatever the thread computed before.
+#[test]
+fn hmac_sha1_streams_sharing_a_thread_keep_their_own_keys() {
+    let t = &HMAC_SHA1;
+    let keys = [bytes(1, 20), bytes(2, 20)];
+    let data = [bytes(3, 172), bytes(4, 172)];
+    let mut auths = [ptr::null_mut::<Auth>(); 2];
+    unsafe {
+        for (auth, key) in auths.iter_mut().zip(&keys) {
+            assert_eq!((t.alloc)(auth, 20, 20), OK);
+            assert_eq!((t.init)((**auth).state, key.as_ptr(), 20), OK);
+        }
+        let tag_of = |i: usize, start: bool| {
+            let state = (*auths[i]).state;
+            let mut tag = [0u8; 20];
+            if start {
+                assert_eq!((t.start)(state), OK);
+            }
+            assert_eq!((t.update)(state, data[i].as_ptr(), 168), OK);
+            assert_eq!((t.compute)(state, data[i][168..].as_ptr(), 4, 20, tag.as_mut_ptr()), OK);
+            tag.to_vec()
+        };
+        let want = [evp_hmac(&keys[0], &data[0]), evp_hmac(&keys[1], &data[1])];
+        // Straight after init, no start (libsrtp's self-test shape).
+        assert_eq!(tag_of(1, false), want[1]);
+        for round in 0..3 {
+            for i in [0, 1, 1, 0] {
+                assert_eq!(tag_of(i, round != 1), want[i], "stream {i}, round {round}");
+            }
+        }
+        // A stream re-keyed mid-life starts from its new pads.
+        assert_eq!((t.start)((*auths[0]).state), OK);
+        assert_eq!((t.init)((*auths[0]).state, keys[1].as_ptr(), 20), OK);
+        let mut tag = [0u8; 20];
+        assert_eq!((t.update)((*auths[0]).state, data[1].as_ptr(), 172), OK);
+        assert_eq!((t.compute)((*auths[0]).state, ptr::null(), 0, 20, tag.as_mut_ptr()), OK);
+        assert_eq!(tag.to_vec(), want[1]);
+        for auth in auths {
+            assert_eq!((t.dealloc)(auth), OK);
+        }
+    }
+}
+
 #[test]
 fn hmac_sha1_rejects_tags_longer_than_the_digest() {
     let mut auth: *mut Auth = ptr::null_mut();
