@@ -13,11 +13,13 @@ use std::os::raw::{c_char, c_int, c_uint, c_void};
 use std::ptr;
 use std::sync::OnceLock;
 
+use aes::Aes128Enc;
+use aes_gcm::aead::consts::U12;
 use aes_gcm::aead::AeadInPlace;
-use aes_gcm::{Aes128Gcm, KeyInit, Nonce, Tag};
+use aes_gcm::{AesGcm, KeyInit, Nonce, Tag};
 use srtp2_sys as sys;
 
-use super::abi::{from_raw, into_raw, Cipher, CipherTestCase, CipherType, Status, WithState, SRTP_AES_GCM_128};
+use super::abi::{from_raw, into_raw_hot, Cipher, CipherTestCase, CipherType, Status, WithState, SRTP_AES_GCM_128};
 use super::recording::{record, Origin};
 
 const KEY_LEN: usize = 16;
@@ -28,8 +30,19 @@ const SHORT_TAG_LEN: usize = 8;
 const DIR_ENCRYPT: c_int = 0;
 const DIR_DECRYPT: c_int = 1;
 
-/// Per-packet fields first, the key (large: both AES key schedules and
-/// GHASH's) last, as in the AES-ICM plug-in.
+/// AES-128-GCM with only the encryption key schedule: GCM runs AES forwards
+/// in both directions (`Aes128Gcm` carries the decryption schedule too).
+type Gcm = AesGcm<Aes128Enc, U12>;
+
+/// AAD kept inline: an RTP header with a few CSRCs or header extensions
+/// (SRTCP's is 12 bytes); a longer one spills to `Cold::aad`.
+const AAD_INLINE: usize = 64;
+
+/// Per-packet fields first (the AAD inline), then the key: `Gcm` leads with
+/// its AES-NI round keys or with its 32-byte GHASH key, Rust decides, and
+/// the other follows the ~700-byte software AES schedule, so a packet reads
+/// the first `HOT_BYTES` and the last 32 bytes of `gcm` (both recorded for
+/// prefetching).
 #[repr(C)]
 struct GcmState {
     iv: [u8; IV_LEN],
@@ -37,12 +50,61 @@ struct GcmState {
     /// The last sealed packet's tag, for `get_tag`.
     tag: [u8; TAG_LEN],
     /// Tag bytes on the wire: 16, or 8 (truncated).
-    tag_len: usize,
-    /// AAD of the packet in progress (reused: no allocation per packet).
+    tag_len: u8,
+    keyed: bool,
+    /// AAD of the packet in progress: `aad_len` bytes of `aad`, or all of
+    /// `cold.aad` when `spilled`.
+    spilled: bool,
+    aad_len: u8,
+    aad: [u8; AAD_INLINE],
+    cold: Box<Cold>,
+    /// An all-zero key until `init` (`keyed`).
+    gcm: Gcm,
+}
+
+/// What only unusual packets need.
+#[derive(Default)]
+struct Cold {
+    /// AAD longer than `AAD_INLINE`.
     aad: Vec<u8>,
     /// Scratch for verifying truncated tags.
     scratch: Vec<u8>,
-    gcm: Option<Aes128Gcm>,
+}
+
+/// Leading bytes of the allocation a packet reads: the cipher object, the
+/// fields above, and 208 bytes of `gcm` (GHASH key and AES-NI round keys, in
+/// either order).
+const HOT_BYTES: usize = std::mem::offset_of!(WithState<Cipher, GcmState>, state) + std::mem::offset_of!(GcmState, gcm) + 32 + 176;
+
+impl GcmState {
+    fn push_aad(&mut self, data: &[u8]) {
+        let len = self.aad_len as usize;
+        if !self.spilled && len + data.len() <= AAD_INLINE {
+            self.aad[len..len + data.len()].copy_from_slice(data);
+            self.aad_len += data.len() as u8;
+            return;
+        }
+        if !self.spilled {
+            self.cold.aad.clear();
+            self.cold.aad.extend_from_slice(&self.aad[..len]);
+            self.spilled = true;
+        }
+        self.cold.aad.extend_from_slice(data);
+    }
+
+    fn clear_aad(&mut self) {
+        self.aad_len = 0;
+        self.spilled = false;
+    }
+}
+
+/// The AAD gathered so far, beside the cipher (split borrows of one state).
+fn aad_of<'a>(spilled: bool, inline: &'a [u8], cold: &'a Cold) -> &'a [u8] {
+    if spilled {
+        &cold.aad
+    } else {
+        inline
+    }
 }
 
 unsafe extern "C" fn alloc(out: *mut *mut Cipher, key_len: c_int, tag_len: c_int) -> Status {
@@ -52,27 +114,25 @@ unsafe extern "C" fn alloc(out: *mut *mut Cipher, key_len: c_int, tag_len: c_int
     }
     let cipher = Cipher { type_: gcm_type(), state: ptr::null_mut(), key_len, algorithm: SRTP_AES_GCM_128 as c_int };
     let state = GcmState {
-        gcm: None,
         iv: [0; IV_LEN],
         direction: -1,
         tag: [0; TAG_LEN],
-        tag_len: tag_len as usize,
-        scratch: Vec::new(),
-        aad: Vec::with_capacity(64),
+        tag_len: tag_len as u8,
+        keyed: false,
+        spilled: false,
+        aad_len: 0,
+        aad: [0; AAD_INLINE],
+        cold: Box::default(),
+        gcm: Gcm::new(&Default::default()),
     };
-    // Every packet also reads the AAD buffer (it stays put when the Vec
-    // moves) and the GHASH key: 32 bytes that Rust may place before or after
-    // the 704-byte AES key schedules, so in the state's first lines or in its
-    // last line. Both reported for prefetching with the state.
-    let aad = (state.aad.as_ptr(), state.aad.capacity());
     // SAFETY: libsrtp passes a valid out pointer (checked for NULL above).
     let head = unsafe {
-        *out = into_raw(cipher, state);
+        *out = into_raw_hot(cipher, state, HOT_BYTES);
         *out
     };
-    let end = head.cast::<u8>().cast_const().wrapping_add(std::mem::size_of::<WithState<Cipher, GcmState>>());
-    record(Origin::Cipher, aad.0, aad.1);
-    record(Origin::Cipher, end.wrapping_sub(64), 64);
+    // The end of `gcm`, not of the allocation (padded to whole lines).
+    let gcm_end = std::mem::offset_of!(WithState<Cipher, GcmState>, state) + std::mem::offset_of!(GcmState, gcm) + std::mem::size_of::<Gcm>();
+    record(Origin::Cipher, head.cast::<u8>().cast_const().wrapping_add(gcm_end - 32), 32);
     sys::srtp_err_status_t_srtp_err_status_ok
 }
 
@@ -99,14 +159,14 @@ unsafe extern "C" fn init(st: *mut c_void, key: *const u8) -> Status {
     // SAFETY: libsrtp passes the key (at least the 16 key bytes).
     let key = unsafe { std::slice::from_raw_parts(key, KEY_LEN) };
     let s = unsafe { state(st) };
-    s.gcm = Aes128Gcm::new_from_slice(key).ok();
-    s.direction = -1;
-    s.aad.clear();
-    if s.gcm.is_some() {
-        sys::srtp_err_status_t_srtp_err_status_ok
-    } else {
-        sys::srtp_err_status_t_srtp_err_status_init_fail
+    match Gcm::new_from_slice(key) {
+        Ok(gcm) => s.gcm = gcm,
+        Err(_) => return sys::srtp_err_status_t_srtp_err_status_init_fail,
     }
+    s.keyed = true;
+    s.direction = -1;
+    s.clear_aad();
+    sys::srtp_err_status_t_srtp_err_status_ok
 }
 
 unsafe extern "C" fn set_iv(st: *mut c_void, iv: *mut u8, direction: c_int) -> Status {
@@ -117,7 +177,7 @@ unsafe extern "C" fn set_iv(st: *mut c_void, iv: *mut u8, direction: c_int) -> S
     // SAFETY: GCM IVs are 12 bytes.
     s.iv.copy_from_slice(unsafe { std::slice::from_raw_parts(iv, IV_LEN) });
     s.direction = direction;
-    s.aad.clear();
+    s.clear_aad();
     sys::srtp_err_status_t_srtp_err_status_ok
 }
 
@@ -127,7 +187,7 @@ unsafe extern "C" fn set_aad(st: *mut c_void, aad: *const u8, len: u32) -> Statu
     }
     if len > 0 {
         // SAFETY: libsrtp passes `len` readable bytes.
-        unsafe { state(st) }.aad.extend_from_slice(unsafe { std::slice::from_raw_parts(aad, len as usize) });
+        unsafe { state(st) }.push_aad(unsafe { std::slice::from_raw_parts(aad, len as usize) });
     }
     sys::srtp_err_status_t_srtp_err_status_ok
 }
@@ -142,11 +202,14 @@ unsafe extern "C" fn encrypt(st: *mut c_void, buf: *mut u8, len: *mut c_uint) ->
     if s.direction != DIR_ENCRYPT || (buf.is_null() && n > 0) {
         return sys::srtp_err_status_t_srtp_err_status_bad_param;
     }
-    let Some(gcm) = s.gcm.as_ref() else { return sys::srtp_err_status_t_srtp_err_status_init_fail };
+    if !s.keyed {
+        return sys::srtp_err_status_t_srtp_err_status_init_fail;
+    }
     // SAFETY: `n` writable bytes (none when libsrtp only wants the tag).
     let data: &mut [u8] = if n == 0 { &mut [] } else { unsafe { std::slice::from_raw_parts_mut(buf, n) } };
-    let r = gcm.encrypt_in_place_detached(Nonce::from_slice(&s.iv), &s.aad, data);
-    s.aad.clear();
+    let aad = aad_of(s.spilled, &s.aad[..s.aad_len as usize], &s.cold);
+    let r = s.gcm.encrypt_in_place_detached(Nonce::from_slice(&s.iv), aad, data);
+    s.clear_aad();
     match r {
         Ok(tag) => {
             s.tag.copy_from_slice(&tag);
@@ -164,37 +227,43 @@ unsafe extern "C" fn decrypt(st: *mut c_void, buf: *mut u8, len: *mut c_uint) ->
     }
     let s = unsafe { state(st) };
     let n = unsafe { *len } as usize;
-    if s.direction != DIR_DECRYPT || n < s.tag_len || buf.is_null() {
+    let tag_len = s.tag_len as usize;
+    if s.direction != DIR_DECRYPT || n < tag_len || buf.is_null() {
         return sys::srtp_err_status_t_srtp_err_status_bad_param;
     }
-    let Some(gcm) = s.gcm.as_ref() else { return sys::srtp_err_status_t_srtp_err_status_init_fail };
+    if !s.keyed {
+        return sys::srtp_err_status_t_srtp_err_status_init_fail;
+    }
     // SAFETY: libsrtp passes `n` writable bytes.
-    let (data, tag) = unsafe { std::slice::from_raw_parts_mut(buf, n) }.split_at_mut(n - s.tag_len);
+    let (data, tag) = unsafe { std::slice::from_raw_parts_mut(buf, n) }.split_at_mut(n - tag_len);
     let nonce = Nonce::from_slice(&s.iv);
-    let ok = if s.tag_len == TAG_LEN {
-        gcm.decrypt_in_place_detached(nonce, &s.aad, data, Tag::from_slice(tag)).is_ok()
+    let GcmState { spilled, aad, aad_len, cold, gcm, .. } = s;
+    let Cold { aad: long_aad, scratch } = &mut **cold;
+    let aad = if *spilled { &long_aad[..] } else { &aad[..*aad_len as usize] };
+    let ok = if tag_len == TAG_LEN {
+        gcm.decrypt_in_place_detached(nonce, aad, data, Tag::from_slice(tag)).is_ok()
     } else {
         // Truncated tag: CTR is its own inverse, so sealing the ciphertext
         // yields the plaintext, and sealing a copy of that plaintext gives
         // back the ciphertext (to restore on failure) and the whole tag over
         // it, compared in constant time.
-        let _ = gcm.encrypt_in_place_detached(nonce, &s.aad, data);
-        s.scratch.clear();
-        s.scratch.extend_from_slice(data);
-        match gcm.encrypt_in_place_detached(nonce, &s.aad, &mut s.scratch) {
-            Ok(full) if openssl::memcmp::eq(&full[..s.tag_len], tag) => true,
+        let _ = gcm.encrypt_in_place_detached(nonce, aad, data);
+        scratch.clear();
+        scratch.extend_from_slice(data);
+        match gcm.encrypt_in_place_detached(nonce, aad, scratch) {
+            Ok(full) if openssl::memcmp::eq(&full[..tag_len], tag) => true,
             _ => {
-                data.copy_from_slice(&s.scratch);
+                data.copy_from_slice(scratch);
                 false
             }
         }
     };
-    s.aad.clear();
+    s.clear_aad();
     if !ok {
         return sys::srtp_err_status_t_srtp_err_status_auth_fail;
     }
     // SAFETY: len is valid (checked above).
-    unsafe { *len = (n - s.tag_len) as c_uint };
+    unsafe { *len = (n - tag_len) as c_uint };
     sys::srtp_err_status_t_srtp_err_status_ok
 }
 
@@ -205,7 +274,7 @@ unsafe extern "C" fn get_tag(st: *mut c_void, out: *mut u8, len: *mut u32) -> St
     let s = unsafe { state(st) };
     // SAFETY: libsrtp leaves room for the tag length it asked for at alloc.
     unsafe {
-        ptr::copy_nonoverlapping(s.tag.as_ptr(), out, s.tag_len);
+        ptr::copy_nonoverlapping(s.tag.as_ptr(), out, s.tag_len as usize);
         *len = s.tag_len as u32;
     }
     sys::srtp_err_status_t_srtp_err_status_ok

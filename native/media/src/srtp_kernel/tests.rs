@@ -275,6 +275,30 @@ fn plugin_gcm_open(key: &[u8], iv: &[u8; 12], aad: &[u8], sealed: &[u8], tag: us
     Ok(buf)
 }
 
+/// The AAD is kept inline up to 64 bytes and spills beyond (RTP header
+/// extensions); libsrtp may hand it over in parts (SRTCP: header, then index).
+#[test]
+fn aes_gcm_takes_aad_of_any_length_in_parts() {
+    let key = bytes(9, 28);
+    let iv: [u8; 12] = bytes(10, 12).try_into().unwrap();
+    let data = bytes(11, 160);
+    for aad_len in [0usize, 12, 63, 64, 65, 100, 128, 129, 300] {
+        let aad = bytes(aad_len as u32, aad_len);
+        let mut tag = [0u8; 16];
+        let mut want = openssl::symm::encrypt_aead(EvpCipher::aes_128_gcm(), &key[..16], Some(&iv), &aad, &data, &mut tag).unwrap();
+        want.extend_from_slice(&tag);
+        let sealed = plugin_gcm_seal(&key, &iv, &aad, &data, 16);
+        assert_eq!(sealed, want, "aad {aad_len}");
+        assert_eq!(plugin_gcm_open(&key, &iv, &aad, &sealed, 16).unwrap(), data, "aad {aad_len}");
+        let mut other = aad.clone();
+        if let Some(b) = other.last_mut() {
+            *b ^= 1;
+            let auth_fail = srtp2_sys::srtp_err_status_t_srtp_err_status_auth_fail;
+            assert_eq!(plugin_gcm_open(&key, &iv, &other, &sealed, 16), Err(auth_fail), "aad {aad_len}");
+        }
+    }
+}
+
 #[test]
 fn aes_gcm_matches_openssl_evp_and_rejects_any_changed_bit() {
     for len in [0usize, 1, 15, 16, 160, 172, 1500] {
