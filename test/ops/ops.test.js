@@ -67,6 +67,7 @@ test('metrics during a real DTLS-SRTP call, CDRs for answered/rejected/cancelled
   assert.equal(metric(m2, 'esbc_media_io_backend', `backend="${ioBackend === 'io_uring' ? 'epoll' : 'io_uring'}"`), 0);
   // A call whose datagrams all leave: none refused by the kernel.
   assert.equal(metric(m2, 'esbc_media_send_errors_total'), 0);
+  assert.equal(metric(m2, 'esbc_media_receive_starved_total'), 0);
   // Worker load: CPU seconds of every media worker thread, user and kernel.
   const workers = metric(m2, 'esbc_media_workers');
   assert.ok(workers >= 1);

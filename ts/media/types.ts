@@ -188,6 +188,8 @@ export interface EngineCounters {
   droppedEvents: number;
   /** Datagrams the kernel refused after the workers queued them (no route, a pending ICMP error, a full socket buffer). */
   sendErrors: number;
+  /** io_uring receives ended because every receive buffer was in use (the worker fell behind); re-armed in turn. */
+  receiveStarved: number;
   certRotations: number;
   workers: number;
   /** The workers' socket I/O (ESBC_IO_BACKEND: auto, io_uring, epoll). */

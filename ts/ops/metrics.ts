@@ -74,6 +74,7 @@ export class SbcMetrics {
     });
     registerWorkerLoad(r);
     engineGauge('esbc_media_events_dropped_total', 'Engine events lost to a full queue', (c) => c.droppedEvents);
+    engineGauge('esbc_media_receive_starved_total', 'Receives that found every receive buffer in use (io_uring; the worker fell behind its sockets)', (c) => c.receiveStarved);
     engineGauge('esbc_media_send_errors_total', 'Relayed datagrams the kernel refused to send (no route, ICMP error, full buffer)', (c) => c.sendErrors);
     engineGauge('esbc_media_cert_rotations_total', 'DTLS certificate rotations', (c) => c.certRotations);
     engineGauge('esbc_media_log_records_dropped_total', 'Native engine log records lost to a full queue', (c) => c.droppedLogRecords);

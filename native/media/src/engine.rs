@@ -364,6 +364,7 @@ impl Engine {
             port_pairs_total: total,
             dropped_events: self.worker_counters.dropped_events.load(Ordering::Relaxed),
             send_errors: self.worker_counters.send_errors.load(Ordering::Relaxed),
+            receive_starved: self.worker_counters.receive_starved.load(Ordering::Relaxed),
             cert_rotations: self.rotations.load(Ordering::Relaxed),
             workers: self.worker_count as u64,
             io_backend: self.io_backend.name(),
@@ -398,6 +399,8 @@ pub struct EngineCounters {
     pub dropped_events: u64,
     /// Datagrams the kernel refused after the workers queued them.
     pub send_errors: u64,
+    /// io_uring receives ended because the receive buffers ran out (overload).
+    pub receive_starved: u64,
     pub cert_rotations: u64,
     pub workers: u64,
     /// "io_uring" or "epoll".

@@ -121,6 +121,10 @@ pub struct WorkerCounters {
     /// socket buffer). Those that could not be queued at all are per-leg
     /// `send_error` drops instead.
     pub send_errors: AtomicU64,
+    /// io_uring receives the kernel ended because every provided buffer was
+    /// in use (the worker fell behind its sockets; each is re-armed at once,
+    /// its datagrams wait in the socket queue meanwhile).
+    pub receive_starved: AtomicU64,
 }
 
 pub struct WorkerHandle {
@@ -613,6 +617,9 @@ impl Worker {
     /// error that would only repeat is logged and leaves the socket silent.
     fn rearm(&mut self, c: Cqe, fd: Option<RawFd>) {
         let Some(fd) = fd.filter(|_| !c.more()) else { return };
+        if c.result == -libc::ENOBUFS {
+            self.counters.receive_starved.fetch_add(1, Ordering::Relaxed);
+        }
         let transient = c.result >= 0
             || matches!(-c.result, libc::ENOBUFS | libc::ECONNREFUSED | libc::EAGAIN | libc::EINTR | libc::ENOMEM | libc::ECANCELED);
         if transient {

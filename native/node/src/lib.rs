@@ -188,6 +188,7 @@ impl NativeMediaEngine {
             port_pairs_total: c.port_pairs_total as i64,
             dropped_events: c.dropped_events as i64,
             send_errors: c.send_errors as i64,
+            receive_starved: c.receive_starved as i64,
             cert_rotations: c.cert_rotations as i64,
             workers: c.workers as i64,
             io_backend: c.io_backend.to_string(),

@@ -236,6 +236,9 @@ pub struct EngineCountersJs {
     /// Datagrams the kernel refused after the workers queued them (no route,
     /// a pending ICMP error, a full socket buffer).
     pub send_errors: i64,
+    /// io_uring receives the kernel ended because every receive buffer was in
+    /// use (the worker fell behind); re-armed in turn.
+    pub receive_starved: i64,
     pub cert_rotations: i64,
     pub workers: i64,
     /// "io_uring" or "epoll".

@@ -1,5 +1,6 @@
 //! What each I/O backend must do the same: oversized datagrams counted and
-//! dropped, a burst that outruns the receive buffers not stopping a socket,
+//! dropped, a burst that outruns the receive buffers not stopping a socket
+//! (nor, on many sockets at once, any of them),
 //! a connected socket's ICMP error not stopping it either, a closed call's
 //! ports free the moment Close answers, and a send the kernel refuses
 //! counted.
@@ -83,6 +84,39 @@ fn a_burst_larger_than_the_receive_buffers_does_not_stop_the_socket() {
         let mut buf = [0u8; 2048];
         while call.peers[1].recv_from(&mut buf).is_ok() {}
         assert_relays_both_ways(&call, 20_001, choice);
+        stop(w);
+    }
+}
+
+/// Bursts on many calls at once empty io_uring's buffer ring (64 buffers in
+/// tests): every starved receive is re-armed and every call goes on relaying
+/// both ways; the starved receives are counted.
+#[test]
+fn bursts_on_many_sockets_at_once_stop_none_and_are_counted() {
+    for choice in BACKENDS {
+        let (events_tx, _events) = crossbeam_channel::unbounded();
+        let (w, counters) = spawn_counted(choice, events_tx);
+        let ctx = ctx();
+        let calls: Vec<Call> = (1..=24).map(|id| add_call(&w, &ctx, id)).collect();
+        for call in &calls {
+            assert!(through(&call.peers[0], call.ports[0], &call.peers[1], 0).is_some(), "{choice:?}");
+        }
+        for seq in 1..400u16 {
+            for call in &calls {
+                let _ = call.peers[0].send_to(&rtp(seq), call.ports[0]);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        let mut buf = [0u8; 2048];
+        for call in &calls {
+            while call.peers[1].recv_from(&mut buf).is_ok() {}
+        }
+        for call in &calls {
+            assert_relays_both_ways(call, 20_001, choice);
+        }
+        if matches!(choice, IoChoice::IoUring) {
+            assert!(counters.receive_starved.load(Ordering::Relaxed) > 0, "the bursts emptied the buffer ring");
+        }
         stop(w);
     }
 }
