@@ -31,6 +31,11 @@ function relayFigures(relay, calls, suite, g, rssBefore) {
     duplicates: g.duplicates,
     verifyFailures: g.srtpFailures + g.badPayload + g.misrouted + g.unknownSsrc,
     sendErrors: g.sendErrors,
+    // Where lost datagrams died of full receive queues (kernel per-socket
+    // counters over the window): the generator's own sockets (it fell
+    // behind: a harness limit, not the relay's loss) or the relay's.
+    generatorSocketDrops: g.generatorSocketDrops ?? null,
+    relaySocketDrops: g.relaySocketDrops ?? null,
     latencyP50Us: g.latencyUs.p50,
     latencyP99Us: g.latencyUs.p99,
     cpuUsPerPacket: perPkt && +perPkt.toFixed(3),
@@ -49,6 +54,7 @@ function relayFigures(relay, calls, suite, g, rssBefore) {
 function oneLine(f) {
   return `${f.relayedPps} pkt/s, loss ${f.lossPercent} %, ${f.cpuUsPerPacket} us/pkt (user ${f.userUsPerPacket}), relay core ${f.relayCorePercent} %, ` +
     `gen core ${f.generatorCorePercent} %, p50/p99 ${f.latencyP50Us}/${f.latencyP99Us} us, ${(f.memoryPerCallBytes / 1024).toFixed(1)} KiB/call` +
+    (f.generatorSocketDrops || f.relaySocketDrops ? `, socket drops: generator ${f.generatorSocketDrops}, relay ${f.relaySocketDrops}` : '') +
     (f.verifyFailures ? `, ${f.verifyFailures} VERIFY FAILURES` : '');
 }
 

@@ -8,3 +8,4 @@ pub mod procstat;
 pub mod relaybase;
 pub mod sessions;
 pub mod traffic;
+pub mod udpdrops;

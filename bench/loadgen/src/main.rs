@@ -11,6 +11,7 @@ use std::time::Duration;
 use esbc_loadgen::modesample::ModeSampler;
 use esbc_loadgen::procstat::{self, Cpu};
 use esbc_loadgen::traffic::{self, now_ns, Counts, Schedule};
+use esbc_loadgen::udpdrops::Watched;
 use esbc_loadgen::{latency::Histogram, sessions};
 use serde_json::json;
 
@@ -55,6 +56,9 @@ fn run() -> Result<(), String> {
     let list = sessions::parse(&text)?;
     let calls = list.calls.len();
     let srtp_profile = list.calls.iter().flat_map(|c| c.legs.iter()).find_map(|l| l.srtp.as_ref().map(|s| s.profile.clone()));
+    // Where datagrams die of full receive queues: our sockets or the relay's.
+    let legs = || list.calls.iter().flat_map(|c| c.legs.iter());
+    let (ours, relays) = (Watched::new(legs().map(|l| l.local)), Watched::new(legs().map(|l| l.remote)));
     let shards = traffic::shard(&list, threads)?;
     drop(list);
 
@@ -87,10 +91,12 @@ fn run() -> Result<(), String> {
     let me = std::process::id();
     sleep_until(sched.window_start_ns);
     let (w0, g0) = (watch.map(|p| procstat::cpu(p, &watch_threads)), procstat::cpu(me, "loadgen-"));
+    let (our_drops0, relay_drops0) = (ours.drops(), relays.drops());
     let t0 = now_ns();
     let sampler = watch.filter(|_| mode_sample).and_then(|p| ModeSampler::start(p, &watch_threads));
     sleep_until(sched.window_end_ns);
     let (w1, g1) = (watch.map(|p| procstat::cpu(p, &watch_threads)), procstat::cpu(me, "loadgen-"));
+    let (our_drops, relay_drops) = (ours.drops().saturating_sub(our_drops0), relays.drops().saturating_sub(relay_drops0));
     let mode_split = sampler.and_then(ModeSampler::finish);
     let wall_ns = now_ns() - t0;
     let watch_rss = watch.map(procstat::rss);
@@ -125,6 +131,9 @@ fn run() -> Result<(), String> {
         "unknownSsrc": c.unknown_ssrc,
         "reordered": c.reordered,
         "duplicates": c.duplicates,
+        // Over the window, from the kernel's per-socket counters.
+        "generatorSocketDrops": our_drops,
+        "relaySocketDrops": relay_drops,
         "latencyUs": { "p50": c.latency.quantile_us(0.5), "p99": c.latency.quantile_us(0.99), "max": c.latency.max_us() },
         "generatorCpu": cpu_json(g1.since(g0)),
         "relay": watch.map(|pid| json!({
