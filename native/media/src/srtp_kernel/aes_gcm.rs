@@ -98,10 +98,11 @@ impl GcmState {
     }
 }
 
-/// The AAD gathered so far, beside the cipher (split borrows of one state).
-fn aad_of<'a>(spilled: bool, inline: &'a [u8], cold: &'a Cold) -> &'a [u8] {
+/// The AAD gathered so far: the inline bytes, or the spilled copy (fields
+/// passed apart so the caller may borrow the rest of the state meanwhile).
+fn aad_of<'a>(spilled: bool, inline: &'a [u8], long: &'a [u8]) -> &'a [u8] {
     if spilled {
-        &cold.aad
+        long
     } else {
         inline
     }
@@ -207,7 +208,7 @@ unsafe extern "C" fn encrypt(st: *mut c_void, buf: *mut u8, len: *mut c_uint) ->
     }
     // SAFETY: `n` writable bytes (none when libsrtp only wants the tag).
     let data: &mut [u8] = if n == 0 { &mut [] } else { unsafe { std::slice::from_raw_parts_mut(buf, n) } };
-    let aad = aad_of(s.spilled, &s.aad[..s.aad_len as usize], &s.cold);
+    let aad = aad_of(s.spilled, &s.aad[..s.aad_len as usize], &s.cold.aad);
     let r = s.gcm.encrypt_in_place_detached(Nonce::from_slice(&s.iv), aad, data);
     s.clear_aad();
     match r {
@@ -239,7 +240,7 @@ unsafe extern "C" fn decrypt(st: *mut c_void, buf: *mut u8, len: *mut c_uint) ->
     let nonce = Nonce::from_slice(&s.iv);
     let GcmState { spilled, aad, aad_len, cold, gcm, .. } = s;
     let Cold { aad: long_aad, scratch } = &mut **cold;
-    let aad = if *spilled { &long_aad[..] } else { &aad[..*aad_len as usize] };
+    let aad = aad_of(*spilled, &aad[..*aad_len as usize], long_aad);
     let ok = if tag_len == TAG_LEN {
         gcm.decrypt_in_place_detached(nonce, aad, data, Tag::from_slice(tag)).is_ok()
     } else {
